@@ -1,0 +1,82 @@
+/* The server configuration, loaded from YAML (libyaml) and validated at start.
+ *
+ * Every key has a default, so an empty file is a valid configuration. An unknown key,
+ * a wrong type or an out-of-range value is an error naming the file, line and column.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+
+#include "sluice/common.h"
+
+#define SL_CONFIG_MAX_LISTEN 8
+#define SL_CONFIG_MAX_ERRORS 16
+
+/* One "host:port" listen address. IPv6 hosts are written "[::1]:1935" in YAML and
+ * stored here without brackets. */
+typedef struct sl_listen_addr {
+    char host[64];
+    uint16_t port;
+} sl_listen_addr_t;
+
+typedef struct sl_listen_list {
+    sl_listen_addr_t addr[SL_CONFIG_MAX_LISTEN];
+    int count;
+} sl_listen_list_t;
+
+typedef struct sl_config {
+    int log_level; /* sl_log_level, key "log_level": error | warn | info | debug */
+
+    struct {
+        bool enabled;           /* rtmp.enabled, default true */
+        sl_listen_list_t listen; /* rtmp.listen, default ["0.0.0.0:1935"] */
+        uint32_t chunk_size;    /* rtmp.chunk_size: outgoing chunk size, 128..65536, default 4096 */
+    } rtmp;
+
+    struct {
+        bool enabled;           /* http.enabled, default true */
+        sl_listen_list_t listen; /* http.listen, default ["0.0.0.0:8080"] */
+        char cors_origin[128];  /* http.cors_origin, default "*"; "" sends no CORS headers */
+    } http;
+
+    struct {
+        int gop_cache;                /* hub.gop_cache: GOPs kept for instant start, 0..8, default 1 */
+        bool allow_publisher_takeover; /* hub.allow_publisher_takeover, default false:
+                                          a second publisher is refused */
+    } hub;
+
+    struct {
+        uint32_t max_connections;        /* limits.max_connections, default 1000 */
+        uint32_t viewer_queue_soft_ms;   /* limits.viewer_queue_soft_ms, default 3000: skip to next keyframe */
+        uint32_t viewer_queue_hard_ms;   /* limits.viewer_queue_hard_ms, default 10000: disconnect */
+        uint32_t viewer_queue_hard_bytes; /* limits.viewer_queue_hard_bytes, default 33554432: disconnect */
+        uint32_t rtmp_max_message_bytes; /* limits.rtmp_max_message_bytes, default 8388608 */
+        uint32_t http_max_header_bytes;  /* limits.http_max_header_bytes, default 16384 */
+        uint32_t http_max_body_bytes;    /* limits.http_max_body_bytes, default 1048576 */
+        uint32_t handshake_timeout_ms;   /* limits.handshake_timeout_ms, default 10000 */
+        uint32_t idle_timeout_ms;        /* limits.idle_timeout_ms: no bytes from a publisher
+                                            or HTTP client, default 30000 */
+    } limits;
+} sl_config_t;
+
+typedef struct sl_config_errors {
+    char msg[SL_CONFIG_MAX_ERRORS][256]; /* "FILE:LINE:COL: message" */
+    int count;
+} sl_config_errors_t;
+
+/* Fills `cfg` with every default. */
+void sl_config_defaults(sl_config_t *cfg);
+
+/* Loads YAML text over the defaults. `name` is used in error messages. Returns SL_OK,
+ * or SL_ERR_CONFIG with every error found (up to SL_CONFIG_MAX_ERRORS) in `errs`. */
+int sl_config_parse(sl_config_t *cfg, const char *name, const char *text, size_t len,
+                    sl_config_errors_t *errs) SL_MUST_CHECK;
+
+/* Reads and parses a file; a file that cannot be read is one error in `errs`. */
+int sl_config_load(sl_config_t *cfg, const char *path, sl_config_errors_t *errs) SL_MUST_CHECK;
+
+/* Parses "host:port", "[v6]:port" or ":port" (meaning 0.0.0.0). */
+int sl_listen_addr_parse(sl_listen_addr_t *out, const char *text) SL_MUST_CHECK;
+
+#endif
