@@ -1,0 +1,102 @@
+/* The stream hub: stream key ("app/name") → stream.
+ *
+ * A stream has at most one publisher, the current codec configs and metadata, and a
+ * log of recent frames: a ring indexed by sequence number. Subscribers are cursors
+ * into that log (the Redis replication-buffer shape), so a frame is stored once
+ * however many viewers there are. The log keeps the GOP cache (frames from the
+ * oldest of the last `gop_cache` keyframes) and whatever the slowest subscriber has
+ * not taken yet; both are bounded: a subscriber lagging past the soft limit skips to
+ * the newest keyframe, past the hard limit it is ended, and a GOP longer than the
+ * hard limit is not cached. Nothing in the hub grows with time.
+ *
+ * The hub is I/O-free: sessions give it frames and are told, through callbacks,
+ * when frames are ready for them or when they must end.
+ */
+#ifndef SLUICE_HUB_H
+#define SLUICE_HUB_H
+
+#include <stdbool.h>
+
+#include "sluice/config.h"
+#include "sluice/frame.h"
+#include "sluice/list.h"
+
+#define SL_STREAM_KEY_MAX 256
+
+typedef struct sl_hub sl_hub_t;
+typedef struct sl_stream sl_stream_t;
+typedef struct sl_subscriber sl_subscriber_t;
+
+typedef struct sl_subscriber_ops {
+    /* Frames are waiting, or the publisher left (then sl_subscriber_eof tells):
+     * called once until sl_subscriber_next has returned NULL. */
+    void (*on_ready)(sl_subscriber_t *sub);
+    /* The subscriber lagged past the hard limit and was detached: close. */
+    void (*on_too_slow)(sl_subscriber_t *sub);
+} sl_subscriber_ops_t;
+
+/* Embedded in the session that plays; the hub never frees it. */
+struct sl_subscriber {
+    sl_list_t link;
+    sl_stream_t *stream; /* NULL once detached */
+    const sl_subscriber_ops_t *ops;
+    uint64_t cursor;          /* sequence number of the next frame to take */
+    int prelude;              /* metadata and configs still to give before the cursor */
+    bool wait_key;            /* skip until a video keyframe */
+    bool notified;            /* on_ready called, next() has not returned NULL since */
+    uint64_t behind_since_ms; /* when it last had taken every frame (or joined) */
+    uint64_t last_skip_ms;    /* when it last skipped to a keyframe */
+    uint64_t frames_taken, frames_skipped;
+};
+
+typedef struct sl_stream_stats {
+    uint64_t frames_in, bytes_in;
+    size_t subscribers;
+    int64_t last_dts;
+} sl_stream_stats_t;
+
+/* A hub with GOP-cache depth and queue limits from cfg (borrowed: outlives the hub). */
+sl_hub_t *sl_hub_new(const sl_config_t *cfg);
+/* Frees the hub; every stream must be gone (all publishers and subscribers left). */
+void sl_hub_free(sl_hub_t *hub);
+size_t sl_hub_stream_count(const sl_hub_t *hub);
+
+/* Checks that key is "app/name" of printable characters without "..", spaces or a
+ * query, at most SL_STREAM_KEY_MAX-1 long. */
+bool sl_hub_key_valid(const char *key);
+
+/* Makes `key` a live stream published by the caller. SL_ERR_BUSY when it already
+ * has a publisher, SL_ERR_PROTO for an invalid key. The stream stays owned by the
+ * hub; the caller must call sl_stream_unpublish exactly once. */
+int sl_hub_publish(sl_hub_t *hub, const char *key, sl_stream_t **out) SL_MUST_CHECK;
+/* Adds a frame (the stream takes a new reference; the caller keeps its own) and
+ * notifies subscribers. Config and metadata frames replace the stream's current
+ * ones. now_ms is a monotonic clock (uv_now) used to measure how long subscribers
+ * lag. SL_ERR_NOMEM leaves the stream as it was. */
+int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms) SL_MUST_CHECK;
+/* The publisher left. The stream leaves the hub (a new publisher of the same key
+ * gets a new stream); subscribers drain what they have and then end with
+ * sl_subscriber_eof; the stream is freed with its last subscriber. */
+void sl_stream_unpublish(sl_stream_t *s);
+
+/* Attaches a subscriber to the live stream `key`: it starts with the metadata, the
+ * codec configs and the GOP cache. SL_ERR_NOT_FOUND when nobody publishes it. */
+int sl_hub_subscribe(sl_hub_t *hub, const char *key, sl_subscriber_t *sub,
+                     const sl_subscriber_ops_t *ops, uint64_t now_ms) SL_MUST_CHECK;
+/* The next frame for this subscriber (borrowed: sl_frame_ref it to keep it beyond
+ * the next call into the hub), or NULL when it has taken everything for now. After
+ * the publisher left and everything was taken, sl_subscriber_eof is true. */
+sl_frame_t *sl_subscriber_next(sl_subscriber_t *sub);
+bool sl_subscriber_eof(const sl_subscriber_t *sub);
+/* Detaches (idempotent); the stream is freed if it was the last user. */
+void sl_subscriber_detach(sl_subscriber_t *sub);
+
+const char *sl_stream_key(const sl_stream_t *s);
+bool sl_stream_has_video(const sl_stream_t *s);
+bool sl_stream_has_audio(const sl_stream_t *s);
+/* Current codec configs (borrowed, may be NULL). */
+const sl_frame_t *sl_stream_video_config(const sl_stream_t *s);
+const sl_frame_t *sl_stream_audio_config(const sl_stream_t *s);
+void sl_stream_get_stats(const sl_stream_t *s, sl_stream_stats_t *out);
+
+#endif

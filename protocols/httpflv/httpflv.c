@@ -1,0 +1,138 @@
+#include "protocols/httpflv/httpflv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocols/flv/flv.h"
+#include "sluice/iobatch.h"
+#include "sluice/log.h"
+
+typedef struct flv_viewer {
+    sl_server_t *srv;
+    sl_http_conn_t *conn;
+    uint64_t id;
+    char key[SL_STREAM_KEY_MAX];
+    sl_subscriber_t sub;
+    sl_deferred_t flush;
+    sl_iobatch_t batch;
+    bool writing, header_sent, ended;
+} flv_viewer_t;
+
+static void flush(flv_viewer_t *v);
+
+static sl_buf_t *encode_tag(sl_frame_t *f, uint32_t param) { return sl_flv_frame_tag(f); }
+
+static void on_written(void *arg, int status)
+{
+    flv_viewer_t *v = arg;
+    v->writing = false;
+    sl_iobatch_release(&v->batch);
+    if (status == 0 && !v->ended) flush(v);
+}
+
+/* The FLV header, then every frame ready, in one chunk. */
+static void flush(flv_viewer_t *v)
+{
+    if (v->writing || v->ended) return;
+    sl_iobatch_t *b = &v->batch;
+    int rc = SL_OK;
+    if (!v->header_sent) {
+        uint8_t header[SL_FLV_FILE_HEADER_LEN];
+        sl_flv_file_header(header, sl_stream_has_audio(v->sub.stream), sl_stream_has_video(v->sub.stream));
+        rc = sl_iobatch_add_copy(b, header, sizeof(header));
+        v->header_sent = true;
+    }
+    if (rc == SL_OK) rc = sl_iobatch_take_frames(b, &v->sub, encode_tag, 0);
+    if (rc < 0) {
+        sl_iobatch_release(b);
+        sl_http_conn_close(v->conn);
+        return;
+    }
+    if (b->count == 0) {
+        if (sl_subscriber_eof(&v->sub)) {
+            v->ended = true;
+            sl_http_stream_end(v->conn);
+        }
+        return;
+    }
+    if (sl_http_stream_write(v->conn, b->iov, (unsigned)b->count, on_written, v) != SL_OK) {
+        sl_iobatch_release(b);
+        sl_http_conn_close(v->conn);
+        return;
+    }
+    v->writing = true;
+}
+
+static void run_flush(sl_deferred_t *d) { flush(sl_container_of(d, flv_viewer_t, flush)); }
+
+static void on_ready(sl_subscriber_t *sub)
+{
+    flv_viewer_t *v = sl_container_of(sub, flv_viewer_t, sub);
+    sl_server_defer(v->srv, &v->flush);
+}
+
+static void on_too_slow(sl_subscriber_t *sub)
+{
+    flv_viewer_t *v = sl_container_of(sub, flv_viewer_t, sub);
+    SL_INFO("client %llu http-flv %s: too slow, queue limit exceeded", (unsigned long long)v->id, v->key);
+    v->ended = true;
+    sl_http_conn_close(v->conn);
+}
+
+/* The connection is gone: whatever the cause, this is the one place that frees. */
+static void on_close(void *arg)
+{
+    flv_viewer_t *v = arg;
+    SL_INFO("client %llu http-flv stop %s (%llu frames)", (unsigned long long)v->id, v->key,
+            (unsigned long long)v->sub.frames_taken);
+    sl_subscriber_detach(&v->sub);
+    sl_server_cancel(&v->flush);
+    sl_iobatch_free(&v->batch);
+    free(v);
+}
+
+/* "/app/name.flv" → "app/name"; false for other paths. */
+static bool stream_key_of(const char *path, char *key, size_t size)
+{
+    size_t len = strlen(path);
+    if (len < 6 || path[0] != '/' || strcmp(path + len - 4, ".flv") != 0 || len - 5 >= size) return false;
+    memcpy(key, path + 1, len - 5);
+    key[len - 5] = '\0';
+    return sl_hub_key_valid(key);
+}
+
+static const sl_subscriber_ops_t viewer_ops = {.on_ready = on_ready, .on_too_slow = on_too_slow};
+
+static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
+{
+    sl_server_t *srv = arg;
+    char key[SL_STREAM_KEY_MAX];
+    if (!stream_key_of(req->path, key, sizeof(key))) return SL_ERR_NOT_FOUND;
+    if (strcmp(req->method, "GET") != 0) return sl_http_respond_error(c, 405, NULL);
+
+    flv_viewer_t *v = calloc(1, sizeof(*v));
+    if (v == NULL) return sl_http_respond_error(c, 503, NULL);
+    v->srv = srv;
+    v->conn = c;
+    v->id = sl_http_conn_id(c);
+    memcpy(v->key, key, sizeof(key));
+    sl_list_init(&v->flush.link);
+    v->flush.run = run_flush;
+    sl_iobatch_init(&v->batch);
+    int rc = sl_hub_subscribe(srv->hub, key, &v->sub, &viewer_ops, uv_now(srv->loop));
+    if (rc != SL_OK) {
+        free(v);
+        return sl_http_respond_error(c, rc == SL_ERR_NOT_FOUND ? 404 : 503, rc == SL_ERR_NOT_FOUND ? "stream not found" : NULL);
+    }
+    rc = sl_http_stream_begin(c, 200, "video/x-flv", on_close, v);
+    if (rc != SL_OK) {
+        sl_subscriber_detach(&v->sub);
+        sl_server_cancel(&v->flush);
+        free(v);
+        return sl_http_respond_error(c, 503, NULL);
+    }
+    SL_INFO("client %llu http-flv play %s from %s", (unsigned long long)v->id, key, sl_http_conn_peer(c));
+    return SL_OK;
+}
+
+int sl_httpflv_start(sl_server_t *srv) { return sl_http_server_add_handler(srv->http, handle, srv); }

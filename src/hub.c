@@ -1,0 +1,363 @@
+#include "sluice/hub.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/log.h"
+
+/* The GOP cache remembers the start of the last few GOPs; one slot more than the
+ * deepest configurable cache. */
+#define GOP_SLOTS 9
+
+typedef struct log_entry {
+    sl_frame_t *frame;
+    uint64_t bytes_before; /* stream bytes pushed before this frame */
+} log_entry_t;
+
+struct sl_stream {
+    sl_list_t link; /* in hub->streams while published */
+    sl_hub_t *hub;
+    char key[SL_STREAM_KEY_MAX];
+    bool published;
+    sl_frame_t *metadata, *video_config, *audio_config;
+    bool has_video, has_audio;
+
+    /* The frame log: entries [head, tail) live at ring[seq & mask]. */
+    log_entry_t *ring;
+    uint64_t mask;
+    uint64_t head, tail;
+    uint64_t bytes_total;
+    uint64_t last_config_seq; /* newest config or metadata frame in the log, or UINT64_MAX */
+    uint64_t gop_start[GOP_SLOTS]; /* newest keyframe seqs, [0] newest */
+    int gop_count;
+
+    sl_list_t subscribers;
+    size_t subscriber_count;
+    uint64_t frames_in;
+    int64_t last_dts;
+};
+
+struct sl_hub {
+    const sl_config_t *cfg;
+    sl_list_t streams;
+    size_t stream_count;
+};
+
+sl_hub_t *sl_hub_new(const sl_config_t *cfg)
+{
+    sl_hub_t *hub = calloc(1, sizeof(*hub));
+    if (hub == NULL) return NULL;
+    hub->cfg = cfg;
+    sl_list_init(&hub->streams);
+    return hub;
+}
+
+void sl_hub_free(sl_hub_t *hub)
+{
+    if (hub == NULL) return;
+    assert(sl_list_empty(&hub->streams));
+    free(hub);
+}
+
+size_t sl_hub_stream_count(const sl_hub_t *hub) { return hub->stream_count; }
+
+bool sl_hub_key_valid(const char *key)
+{
+    size_t len = strlen(key);
+    const char *slash = strchr(key, '/');
+    if (len == 0 || len >= SL_STREAM_KEY_MAX || slash == NULL || slash == key || slash[1] == '\0')
+        return false;
+    if (strstr(key, "..") != NULL) return false;
+    for (const char *p = key; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%' || c == '\\') return false;
+    }
+    return true;
+}
+
+static sl_stream_t *find_stream(sl_hub_t *hub, const char *key)
+{
+    /* Streams are looked up when a session starts, never per frame: a list is enough. */
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &hub->streams) {
+        sl_stream_t *s = sl_container_of(pos, sl_stream_t, link);
+        if (strcmp(s->key, key) == 0) return s;
+    }
+    return NULL;
+}
+
+static log_entry_t *entry_at(const sl_stream_t *s, uint64_t seq) { return &s->ring[seq & s->mask]; }
+
+static void stream_free(sl_stream_t *s)
+{
+    SL_INFO("stream %s freed", s->key);
+    for (uint64_t seq = s->head; seq < s->tail; seq++) sl_frame_unref(entry_at(s, seq)->frame);
+    sl_frame_unref(s->metadata);
+    sl_frame_unref(s->video_config);
+    sl_frame_unref(s->audio_config);
+    s->hub->stream_count--;
+    free(s->ring);
+    free(s);
+}
+
+static void stream_free_if_unused(sl_stream_t *s)
+{
+    if (!s->published && s->subscriber_count == 0) stream_free(s);
+}
+
+int sl_hub_publish(sl_hub_t *hub, const char *key, sl_stream_t **out)
+{
+    if (!sl_hub_key_valid(key)) return SL_ERR_PROTO;
+    if (find_stream(hub, key) != NULL) return SL_ERR_BUSY;
+    sl_stream_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) return SL_ERR_NOMEM;
+    s->ring = calloc(64, sizeof(*s->ring));
+    if (s->ring == NULL) {
+        free(s);
+        return SL_ERR_NOMEM;
+    }
+    s->mask = 63;
+    s->hub = hub;
+    snprintf(s->key, sizeof(s->key), "%s", key);
+    s->published = true;
+    s->last_config_seq = UINT64_MAX;
+    sl_list_init(&s->subscribers);
+    sl_list_insert_tail(&hub->streams, &s->link);
+    hub->stream_count++;
+    SL_INFO("stream %s created", key);
+    *out = s;
+    return SL_OK;
+}
+
+static int grow_ring(sl_stream_t *s)
+{
+    uint64_t cap = (s->mask + 1) * 2;
+    log_entry_t *ring = calloc(cap, sizeof(*ring));
+    if (ring == NULL) return SL_ERR_NOMEM;
+    for (uint64_t seq = s->head; seq < s->tail; seq++) ring[seq & (cap - 1)] = *entry_at(s, seq);
+    free(s->ring);
+    s->ring = ring;
+    s->mask = cap - 1;
+    return SL_OK;
+}
+
+/* A frame where a viewer can start: a video keyframe, or any audio frame of a
+ * stream without video. */
+static bool is_sync_point(const sl_stream_t *s, const sl_frame_t *f)
+{
+    if (f->flags & SL_FRAME_CONFIG) return false;
+    if (f->media == SL_MEDIA_VIDEO) return (f->flags & SL_FRAME_KEY) != 0;
+    return f->media == SL_MEDIA_AUDIO && !s->has_video;
+}
+
+static void remember_config(sl_stream_t *s, sl_frame_t *f)
+{
+    sl_frame_t **slot = NULL;
+    if (f->media == SL_MEDIA_DATA) slot = &s->metadata;
+    else if (f->flags & SL_FRAME_CONFIG) slot = f->media == SL_MEDIA_VIDEO ? &s->video_config : &s->audio_config;
+    if (slot == NULL) return;
+    sl_frame_unref(*slot);
+    *slot = sl_frame_ref(f);
+    s->last_config_seq = s->tail;
+}
+
+static void remember_sync_point(sl_stream_t *s, uint64_t seq)
+{
+    memmove(&s->gop_start[1], &s->gop_start[0], sizeof(s->gop_start[0]) * (GOP_SLOTS - 1));
+    s->gop_start[0] = seq;
+    if (s->gop_count < GOP_SLOTS) s->gop_count++;
+}
+
+/* The oldest frame the GOP cache keeps, or tail when nothing is cached. A GOP
+ * larger than the hard byte limit is not cached: its viewers would be cut anyway. */
+static uint64_t gop_cache_start(const sl_stream_t *s)
+{
+    int depth = s->hub->cfg->hub.gop_cache;
+    if (depth == 0 || s->gop_count == 0) return s->tail;
+    uint64_t start = s->gop_start[SL_MIN(depth, s->gop_count) - 1];
+    if (start < s->head) return s->tail;
+    if (s->bytes_total - entry_at(s, start)->bytes_before > s->hub->cfg->limits.viewer_queue_hard_bytes)
+        return s->tail;
+    return start;
+}
+
+static uint64_t lag_bytes(const sl_stream_t *s, const sl_subscriber_t *sub)
+{
+    if (sub->cursor >= s->tail) return 0;
+    return s->bytes_total - entry_at(s, sub->cursor)->bytes_before;
+}
+
+/* Applies the queue limits to one subscriber; returns false when it was ended. */
+static bool check_subscriber(sl_stream_t *s, sl_subscriber_t *sub, uint64_t now_ms)
+{
+    const sl_config_t *cfg = s->hub->cfg;
+    if (sub->cursor >= s->tail) {
+        sub->behind_since_ms = now_ms;
+        return true;
+    }
+    if (now_ms - sub->behind_since_ms > cfg->limits.viewer_queue_hard_ms ||
+        lag_bytes(s, sub) > cfg->limits.viewer_queue_hard_bytes) {
+        SL_INFO("stream %s: viewer too slow (%llu bytes, %llu ms behind), dropping it", s->key,
+                (unsigned long long)lag_bytes(s, sub), (unsigned long long)(now_ms - sub->behind_since_ms));
+        sl_subscriber_detach(sub);
+        sub->ops->on_too_slow(sub);
+        return false;
+    }
+    uint64_t behind_ms = now_ms - SL_MAX(sub->behind_since_ms, sub->last_skip_ms);
+    if (behind_ms > cfg->limits.viewer_queue_soft_ms && s->gop_count > 0 && s->gop_start[0] > sub->cursor) {
+        uint64_t key = s->gop_start[0];
+        sub->frames_skipped += key - sub->cursor;
+        if (s->last_config_seq != UINT64_MAX && s->last_config_seq >= sub->cursor && s->last_config_seq < key)
+            sub->prelude = 3;
+        sub->cursor = key;
+        sub->last_skip_ms = now_ms;
+    }
+    return true;
+}
+
+/* Drops log entries no subscriber and the GOP cache need. */
+static void trim_log(sl_stream_t *s, uint64_t keep_from)
+{
+    while (s->head < keep_from) {
+        log_entry_t *e = entry_at(s, s->head++);
+        sl_frame_unref(e->frame);
+        e->frame = NULL;
+    }
+}
+
+static void notify(sl_subscriber_t *sub)
+{
+    if (sub->notified) return;
+    sub->notified = true;
+    sub->ops->on_ready(sub);
+}
+
+int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
+{
+    assert(s->published);
+    if (s->tail - s->head > s->mask && grow_ring(s) != SL_OK) return SL_ERR_NOMEM;
+    if (f->media == SL_MEDIA_VIDEO) s->has_video = true;
+    if (f->media == SL_MEDIA_AUDIO) s->has_audio = true;
+
+    /* Limits are checked before the new frame counts, so "caught up" means the
+     * subscriber took everything before it. */
+    uint64_t keep_from = UINT64_MAX;
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &s->subscribers) {
+        sl_subscriber_t *sub = sl_container_of(pos, sl_subscriber_t, link);
+        if (check_subscriber(s, sub, now_ms)) keep_from = SL_MIN(keep_from, sub->cursor);
+    }
+
+    remember_config(s, f);
+    if (is_sync_point(s, f)) remember_sync_point(s, s->tail);
+    log_entry_t *e = entry_at(s, s->tail++);
+    e->frame = sl_frame_ref(f);
+    e->bytes_before = s->bytes_total;
+    s->bytes_total += f->len;
+    s->frames_in++;
+    s->last_dts = f->dts;
+
+    trim_log(s, SL_MIN(keep_from, gop_cache_start(s)));
+    sl_list_foreach_safe(pos, tmp, &s->subscribers) notify(sl_container_of(pos, sl_subscriber_t, link));
+    return SL_OK;
+}
+
+void sl_stream_unpublish(sl_stream_t *s)
+{
+    assert(s->published);
+    s->published = false;
+    sl_list_remove(&s->link);
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &s->subscribers) {
+        sl_subscriber_t *sub = sl_container_of(pos, sl_subscriber_t, link);
+        /* Wake even a drained subscriber so that it sees the end. */
+        sub->notified = false;
+        notify(sub);
+    }
+    stream_free_if_unused(s);
+}
+
+int sl_hub_subscribe(sl_hub_t *hub, const char *key, sl_subscriber_t *sub,
+                     const sl_subscriber_ops_t *ops, uint64_t now_ms)
+{
+    sl_stream_t *s = find_stream(hub, key);
+    if (s == NULL) return SL_ERR_NOT_FOUND;
+    memset(sub, 0, sizeof(*sub));
+    sub->stream = s;
+    sub->ops = ops;
+    sub->cursor = gop_cache_start(s);
+    sub->prelude = 3;
+    sub->wait_key = true;
+    sub->behind_since_ms = now_ms;
+    sub->last_skip_ms = now_ms;
+    sl_list_insert_tail(&s->subscribers, &sub->link);
+    s->subscriber_count++;
+    notify(sub);
+    return SL_OK;
+}
+
+/* Metadata, then video config, then audio config: what a player needs before media. */
+static sl_frame_t *next_prelude(sl_subscriber_t *sub)
+{
+    sl_stream_t *s = sub->stream;
+    while (sub->prelude > 0) {
+        int step = 3 - sub->prelude--;
+        sl_frame_t *f = step == 0 ? s->metadata : step == 1 ? s->video_config : s->audio_config;
+        if (f != NULL) return f;
+    }
+    return NULL;
+}
+
+sl_frame_t *sl_subscriber_next(sl_subscriber_t *sub)
+{
+    sl_stream_t *s = sub->stream;
+    if (s == NULL) return NULL;
+    sl_frame_t *f = next_prelude(sub);
+    if (f != NULL) return f;
+    while (sub->cursor < s->tail) {
+        f = entry_at(s, sub->cursor++)->frame;
+        /* Configs were given by the prelude; only later changes matter. */
+        bool starting = sub->wait_key && s->has_video;
+        if (starting && (f->media != SL_MEDIA_VIDEO || !(f->flags & SL_FRAME_KEY) || (f->flags & SL_FRAME_CONFIG))) {
+            if (!(f->flags & SL_FRAME_CONFIG) && f->media != SL_MEDIA_DATA) sub->frames_skipped++;
+            continue;
+        }
+        sub->wait_key = false;
+        sub->frames_taken++;
+        return f;
+    }
+    sub->notified = false;
+    return NULL;
+}
+
+bool sl_subscriber_eof(const sl_subscriber_t *sub)
+{
+    const sl_stream_t *s = sub->stream;
+    return s == NULL || (!s->published && sub->cursor >= s->tail && sub->prelude == 0);
+}
+
+void sl_subscriber_detach(sl_subscriber_t *sub)
+{
+    sl_stream_t *s = sub->stream;
+    if (s == NULL) return;
+    sl_list_remove(&sub->link);
+    sub->stream = NULL;
+    s->subscriber_count--;
+    stream_free_if_unused(s);
+}
+
+const char *sl_stream_key(const sl_stream_t *s) { return s->key; }
+bool sl_stream_has_video(const sl_stream_t *s) { return s->has_video; }
+bool sl_stream_has_audio(const sl_stream_t *s) { return s->has_audio; }
+const sl_frame_t *sl_stream_video_config(const sl_stream_t *s) { return s->video_config; }
+const sl_frame_t *sl_stream_audio_config(const sl_stream_t *s) { return s->audio_config; }
+
+void sl_stream_get_stats(const sl_stream_t *s, sl_stream_stats_t *out)
+{
+    out->frames_in = s->frames_in;
+    out->bytes_in = s->bytes_total;
+    out->subscribers = s->subscriber_count;
+    out->last_dts = s->last_dts;
+}

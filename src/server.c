@@ -1,0 +1,156 @@
+#include "sluice/server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "protocols/httpflv/httpflv.h"
+#include "protocols/rtmp/rtmp.h"
+#include "sluice/log.h"
+
+static void run_deferred(uv_check_t *check)
+{
+    sl_server_t *srv = sl_container_of(check, sl_server_t, flush_check);
+    /* Work queued while running (a flush that makes another viewer ready) runs in
+     * this same pass: the queue is drained until empty. */
+    while (!sl_list_empty(&srv->deferred)) {
+        sl_list_t *node = srv->deferred.next;
+        sl_list_remove(node);
+        sl_deferred_t *d = sl_container_of(node, sl_deferred_t, link);
+        d->run(d);
+    }
+}
+
+void sl_server_defer(sl_server_t *srv, sl_deferred_t *d)
+{
+    if (!sl_list_linked(&d->link)) sl_list_insert_tail(&srv->deferred, &d->link);
+}
+
+void sl_server_cancel(sl_deferred_t *d) { sl_list_remove(&d->link); }
+
+void sl_server_add_conn(sl_server_t *srv, sl_conn_t *c)
+{
+    sl_list_insert_tail(&srv->conns, &c->link);
+    srv->conn_count++;
+}
+
+void sl_server_remove_conn(sl_server_t *srv, sl_conn_t *c)
+{
+    if (!sl_list_linked(&c->link)) return;
+    sl_list_remove(&c->link);
+    srv->conn_count--;
+}
+
+void sl_server_add_listener(sl_server_t *srv, sl_conn_t *c) { sl_list_insert_tail(&srv->listeners, &c->link); }
+void sl_server_remove_listener(sl_server_t *srv, sl_conn_t *c) { sl_list_remove(&c->link); }
+
+int sl_tcp_listen(uv_tcp_t *tcp, const sl_listen_addr_t *addr, uv_connection_cb cb)
+{
+    struct sockaddr_storage ss;
+    int rc = strchr(addr->host, ':') != NULL
+                 ? uv_ip6_addr(addr->host, addr->port, (struct sockaddr_in6 *)&ss)
+                 : uv_ip4_addr(addr->host, addr->port, (struct sockaddr_in *)&ss);
+    if (rc == 0) rc = uv_tcp_bind(tcp, (const struct sockaddr *)&ss, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)tcp, 511, cb);
+    if (rc != 0) {
+        SL_ERROR("cannot listen on %s:%u: %s", addr->host, addr->port, uv_strerror(rc));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+void sl_tcp_peer_name(const uv_tcp_t *tcp, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    int n = sizeof(ss);
+    char ip[64] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &n) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a, ip + 1, sizeof(ip) - 2);
+            ip[0] = '[';
+            strcat(ip, "]");
+            port = ntohs(a->sin6_port);
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            uv_ip4_name(a, ip, sizeof(ip));
+            port = ntohs(a->sin_port);
+        }
+    }
+    snprintf(out, len, "%s:%d", ip, port);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    sl_server_t *srv = sig->data;
+    SL_INFO("signal %d: shutting down", signum);
+    sl_server_stop(srv);
+}
+
+static int start_http(sl_server_t *srv)
+{
+    const sl_config_t *cfg = srv->cfg;
+    if (!cfg->http.enabled) return SL_OK;
+    srv->http = sl_http_server_new(srv->loop, cfg);
+    if (srv->http == NULL) return SL_ERR_NOMEM;
+    for (int i = 0; i < cfg->http.listen.count; i++) {
+        int rc = sl_http_server_listen(srv->http, &cfg->http.listen.addr[i]);
+        if (rc != SL_OK) return rc;
+        SL_INFO("http listening on %s:%u", cfg->http.listen.addr[i].host, cfg->http.listen.addr[i].port);
+    }
+    return sl_httpflv_start(srv);
+}
+
+int sl_server_init(sl_server_t *srv, uv_loop_t *loop, const sl_config_t *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->loop = loop;
+    srv->cfg = cfg;
+    sl_list_init(&srv->listeners);
+    sl_list_init(&srv->conns);
+    sl_list_init(&srv->deferred);
+    srv->hub = sl_hub_new(cfg);
+    if (srv->hub == NULL) return SL_ERR_NOMEM;
+
+    uv_check_init(loop, &srv->flush_check);
+    uv_check_start(&srv->flush_check, run_deferred);
+    uv_signal_init(loop, &srv->sigint);
+    uv_signal_init(loop, &srv->sigterm);
+    srv->sigint.data = srv->sigterm.data = srv;
+    uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+
+    int rc = start_http(srv);
+    if (rc == SL_OK && cfg->rtmp.enabled) rc = sl_rtmp_start(srv);
+    if (rc != SL_OK) sl_server_stop(srv);
+    return rc;
+}
+
+void sl_server_stop(sl_server_t *srv)
+{
+    if (srv->stopping) return;
+    srv->stopping = true;
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &srv->listeners) {
+        sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
+        c->close(c);
+    }
+    sl_list_foreach_safe(pos, tmp, &srv->conns) {
+        sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
+        c->close(c);
+    }
+    if (srv->http != NULL) {
+        sl_http_server_close(srv->http, NULL, NULL);
+        srv->http = NULL;
+    }
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    /* Sessions cancel their deferred work when they close, so nothing is left. */
+    uv_close((uv_handle_t *)&srv->flush_check, NULL);
+}
+
+void sl_server_free(sl_server_t *srv)
+{
+    sl_hub_free(srv->hub);
+    srv->hub = NULL;
+}
