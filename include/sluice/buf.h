@@ -62,7 +62,8 @@ typedef struct sl_reader {
 static inline void sl_reader_init(sl_reader_t *r, const void *data, size_t len)
 {
     r->p = data;
-    r->end = r->p + len;
+    /* NULL + 0 is undefined behaviour in C, and UBSan says so. */
+    r->end = len > 0 ? r->p + len : r->p;
     r->err = false;
 }
 
