@@ -22,6 +22,7 @@ static void usage(FILE *out)
 static int load_config(sl_config_t *cfg, const char *path)
 {
     sl_config_errors_t errs;
+    sl_config_defaults(cfg);
     if (sl_config_load(cfg, path, &errs) == SL_OK) return SL_OK;
     for (int i = 0; i < errs.count; i++) fprintf(stderr, "%s\n", errs.msg[i]);
     return SL_ERR_CONFIG;

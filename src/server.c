@@ -96,7 +96,6 @@ static int start_http(sl_server_t *srv)
     for (int i = 0; i < cfg->http.listen.count; i++) {
         int rc = sl_http_server_listen(srv->http, &cfg->http.listen.addr[i]);
         if (rc != SL_OK) return rc;
-        SL_INFO("http listening on %s:%u", cfg->http.listen.addr[i].host, cfg->http.listen.addr[i].port);
     }
     return sl_httpflv_start(srv);
 }
