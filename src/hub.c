@@ -29,7 +29,7 @@ struct sl_stream {
     uint64_t mask;
     uint64_t head, tail;
     uint64_t bytes_total;
-    uint64_t last_config_seq; /* newest config or metadata frame in the log, or UINT64_MAX */
+    uint64_t last_config_seq; /* newest config frame in the log, or UINT64_MAX */
     uint64_t gop_start[GOP_SLOTS]; /* newest keyframe seqs, [0] newest */
     int gop_count;
 
@@ -154,13 +154,22 @@ static bool is_sync_point(const sl_stream_t *s, const sl_frame_t *f)
 
 static void remember_config(sl_stream_t *s, sl_frame_t *f)
 {
-    sl_frame_t **slot = NULL;
-    if (f->media == SL_MEDIA_DATA) slot = &s->metadata;
-    else if (f->flags & SL_FRAME_CONFIG) slot = f->media == SL_MEDIA_VIDEO ? &s->video_config : &s->audio_config;
-    if (slot == NULL) return;
+    sl_frame_t **slot = f->media == SL_MEDIA_VIDEO ? &s->video_config : &s->audio_config;
     sl_frame_unref(*slot);
     *slot = sl_frame_ref(f);
     s->last_config_seq = s->tail;
+}
+
+/* Metadata is not media: it is kept for new viewers, not logged. Its timestamp is
+ * zeroed, because players (ffmpeg's FLV demuxer among them) take metadata with a
+ * later timestamp for a data track; some encoders (GStreamer's flvmux) repeat it. */
+static int remember_metadata(sl_stream_t *s, sl_frame_t *f)
+{
+    sl_frame_t *meta = sl_frame_new(SL_MEDIA_DATA, f->codec, f->flags, 0, 0, f->buf, f->data, f->len);
+    if (meta == NULL) return SL_ERR_NOMEM;
+    sl_frame_unref(s->metadata);
+    s->metadata = meta;
+    return SL_OK;
 }
 
 static void remember_sync_point(sl_stream_t *s, uint64_t seq)
@@ -237,6 +246,7 @@ static void notify(sl_subscriber_t *sub)
 int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
 {
     assert(s->published);
+    if (f->media == SL_MEDIA_DATA) return remember_metadata(s, f);
     if (s->tail - s->head > s->mask && grow_ring(s) != SL_OK) return SL_ERR_NOMEM;
     if (f->media == SL_MEDIA_VIDEO) s->has_video = true;
     if (f->media == SL_MEDIA_AUDIO) s->has_audio = true;
@@ -250,7 +260,7 @@ int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
         if (check_subscriber(s, sub, now_ms)) keep_from = SL_MIN(keep_from, sub->cursor);
     }
 
-    remember_config(s, f);
+    if (f->flags & SL_FRAME_CONFIG) remember_config(s, f);
     if (is_sync_point(s, f)) remember_sync_point(s, s->tail);
     log_entry_t *e = entry_at(s, s->tail++);
     e->frame = sl_frame_ref(f);
@@ -321,7 +331,7 @@ sl_frame_t *sl_subscriber_next(sl_subscriber_t *sub)
         /* Configs were given by the prelude; only later changes matter. */
         bool starting = sub->wait_key && s->has_video;
         if (starting && (f->media != SL_MEDIA_VIDEO || !(f->flags & SL_FRAME_KEY) || (f->flags & SL_FRAME_CONFIG))) {
-            if (!(f->flags & SL_FRAME_CONFIG) && f->media != SL_MEDIA_DATA) sub->frames_skipped++;
+            if (!(f->flags & SL_FRAME_CONFIG)) sub->frames_skipped++;
             continue;
         }
         sub->wait_key = false;

@@ -70,8 +70,9 @@ bool sl_hub_key_valid(const char *key);
  * hub; the caller must call sl_stream_unpublish exactly once. */
 int sl_hub_publish(sl_hub_t *hub, const char *key, sl_stream_t **out) SL_MUST_CHECK;
 /* Adds a frame (the stream takes a new reference; the caller keeps its own) and
- * notifies subscribers. Config and metadata frames replace the stream's current
- * ones. now_ms is a monotonic clock (uv_now) used to measure how long subscribers
+ * notifies subscribers. Config frames replace the stream's current ones (and are
+ * logged, so viewers see the change in order); a metadata frame only replaces the
+ * stream's metadata, which new viewers get first, with timestamp 0. now_ms is a monotonic clock (uv_now) used to measure how long subscribers
  * lag. SL_ERR_NOMEM leaves the stream as it was. */
 int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms) SL_MUST_CHECK;
 /* The publisher left. The stream leaves the hub (a new publisher of the same key

@@ -125,6 +125,34 @@ static void test_prelude_then_gop_cache(void **state)
     sl_stream_unpublish(s);
 }
 
+static void test_metadata_is_kept_not_logged(void **state)
+{
+    sl_hub_t *hub = *state;
+    sl_stream_t *s;
+    uint64_t now = 5000;
+    assert_int_equal(sl_hub_publish(hub, "live/cam", &s), SL_OK);
+    push(s, SL_MEDIA_DATA, 0, 1, 10, now);
+    push_gop(s, 10, 1, &now);
+    viewer_t early = {0}, late = {0};
+    assert_int_equal(sl_hub_subscribe(hub, "live/cam", &early.sub, &ops, now), SL_OK);
+    assert_int_equal(next_tag(&early), 1);
+    assert_int_equal(next_tag(&early), 10);
+    assert_int_equal(next_tag(&early), 11);
+    /* A repeated onMetaData replaces the stored one; viewers already playing do
+     * not see it as a frame, new ones get it first, at timestamp 0. */
+    push(s, SL_MEDIA_DATA, 0, 2, 10, now);
+    assert_int_equal(next_tag(&early), -1);
+    assert_int_equal(sl_hub_subscribe(hub, "live/cam", &late.sub, &ops, now), SL_OK);
+    sl_frame_t *meta = sl_subscriber_next(&late.sub);
+    assert_non_null(meta);
+    assert_int_equal(meta->data[0], 2);
+    assert_int_equal(meta->dts, 0);
+    assert_int_equal(next_tag(&late), 10);
+    sl_subscriber_detach(&early.sub);
+    sl_subscriber_detach(&late.sub);
+    sl_stream_unpublish(s);
+}
+
 static void test_gop_cache_depth_two(void **state)
 {
     sl_hub_t *hub = *state;
@@ -259,6 +287,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_publisher_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_play_unknown_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prelude_then_gop_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_is_kept_not_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gop_cache_depth_two, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_gop_cache_waits_for_keyframe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unpublish_drains_then_eof, setup, teardown),
