@@ -710,8 +710,18 @@ class E2ETestCase(unittest.TestCase):
         elapsed = srv.stop()
         note("%s: server shutdown took %.2f s" % (self.id().split(".")[-1], elapsed))
 
+    def _failed(self):
+        """Whether this test (or one of its subtests) has failed so far. The outcome's
+        `success` flag cannot tell: it is reset around each cleanup."""
+        result = getattr(self._outcome, "result", None)
+        for test, _ in (list(getattr(result, "failures", []))
+                        + list(getattr(result, "errors", []))):
+            if test is self or getattr(test, "test_case", None) is self:
+                return True
+        return False
+
     def _cleanup_workdir(self):
-        failed = not getattr(self._outcome, "success", True)
+        failed = self._failed()
         if failed:
             for srv in self.servers:
                 print(srv.log_tail(40), flush=True)
