@@ -41,6 +41,7 @@ struct sl_stream {
 
 struct sl_hub {
     const sl_config_t *cfg;
+    sl_list_t observers;
     sl_list_t streams;
     size_t stream_count;
 };
@@ -50,6 +51,7 @@ sl_hub_t *sl_hub_new(const sl_config_t *cfg)
     sl_hub_t *hub = calloc(1, sizeof(*hub));
     if (hub == NULL) return NULL;
     hub->cfg = cfg;
+    sl_list_init(&hub->observers);
     sl_list_init(&hub->streams);
     return hub;
 }
@@ -62,6 +64,9 @@ void sl_hub_free(sl_hub_t *hub)
 }
 
 size_t sl_hub_stream_count(const sl_hub_t *hub) { return hub->stream_count; }
+
+void sl_hub_observe(sl_hub_t *hub, sl_hub_observer_t *o) { sl_list_insert_tail(&hub->observers, &o->link); }
+void sl_hub_unobserve(sl_hub_observer_t *o) { sl_list_remove(&o->link); }
 
 bool sl_hub_key_valid(const char *key)
 {
@@ -128,6 +133,11 @@ int sl_hub_publish(sl_hub_t *hub, const char *key, sl_stream_t **out)
     hub->stream_count++;
     SL_INFO("stream %s created", key);
     *out = s;
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &hub->observers) {
+        sl_hub_observer_t *o = sl_container_of(pos, sl_hub_observer_t, link);
+        if (o->on_publish != NULL) o->on_publish(o, s);
+    }
     return SL_OK;
 }
 
@@ -277,9 +287,13 @@ int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
 void sl_stream_unpublish(sl_stream_t *s)
 {
     assert(s->published);
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &s->hub->observers) {
+        sl_hub_observer_t *o = sl_container_of(pos, sl_hub_observer_t, link);
+        if (o->on_unpublish != NULL) o->on_unpublish(o, s);
+    }
     s->published = false;
     sl_list_remove(&s->link);
-    sl_list_t *pos, *tmp;
     sl_list_foreach_safe(pos, tmp, &s->subscribers) {
         sl_subscriber_t *sub = sl_container_of(pos, sl_subscriber_t, link);
         /* Wake even a drained subscriber so that it sees the end. */

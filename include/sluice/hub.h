@@ -49,6 +49,16 @@ struct sl_subscriber {
     uint64_t frames_taken, frames_skipped;
 };
 
+/* Told when any stream starts or stops being published: how outputs that run
+ * whether or not anyone watches (HLS, recording, relay push) follow the hub.
+ * on_unpublish runs before the stream's subscribers are told, with every frame
+ * still in the log. Embedded in its owner. */
+typedef struct sl_hub_observer {
+    sl_list_t link;
+    void (*on_publish)(struct sl_hub_observer *o, sl_stream_t *s);
+    void (*on_unpublish)(struct sl_hub_observer *o, sl_stream_t *s);
+} sl_hub_observer_t;
+
 typedef struct sl_stream_stats {
     uint64_t frames_in, bytes_in;
     size_t subscribers;
@@ -60,6 +70,9 @@ sl_hub_t *sl_hub_new(const sl_config_t *cfg);
 /* Frees the hub; every stream must be gone (all publishers and subscribers left). */
 void sl_hub_free(sl_hub_t *hub);
 size_t sl_hub_stream_count(const sl_hub_t *hub);
+/* Adds an observer (not owned); remove it with sl_hub_unobserve before freeing it. */
+void sl_hub_observe(sl_hub_t *hub, sl_hub_observer_t *o);
+void sl_hub_unobserve(sl_hub_observer_t *o);
 
 /* Checks that key is "app/name" of printable characters without "..", spaces or a
  * query, at most SL_STREAM_KEY_MAX-1 long. */

@@ -280,6 +280,46 @@ static void test_log_releases_frames(void **state)
     sl_stream_unpublish(s);
 }
 
+typedef struct watcher {
+    sl_hub_observer_t obs;
+    sl_hub_t *hub;
+    int published, unpublished;
+    int frames_at_unpublish; /* what the observer's own subscriber still had to take */
+    viewer_t v;
+} watcher_t;
+
+static void on_publish(sl_hub_observer_t *o, sl_stream_t *s)
+{
+    watcher_t *w = sl_container_of(o, watcher_t, obs);
+    w->published++;
+    assert_int_equal(sl_hub_subscribe(w->hub, sl_stream_key(s), &w->v.sub, &ops, 0), SL_OK);
+}
+
+static void on_unpublish(sl_hub_observer_t *o, sl_stream_t *s)
+{
+    watcher_t *w = sl_container_of(o, watcher_t, obs);
+    w->unpublished++;
+    while (sl_subscriber_next(&w->v.sub) != NULL) w->frames_at_unpublish++;
+    sl_subscriber_detach(&w->v.sub);
+}
+
+static void test_observer_sees_publish_and_every_frame(void **state)
+{
+    sl_hub_t *hub = *state;
+    watcher_t w = {.obs = {.on_publish = on_publish, .on_unpublish = on_unpublish}, .hub = hub};
+    sl_hub_observe(hub, &w.obs);
+    sl_stream_t *s;
+    uint64_t now = 0;
+    assert_int_equal(sl_hub_publish(hub, "live/cam", &s), SL_OK);
+    assert_int_equal(w.published, 1);
+    push_gop(s, 10, 4, &now);
+    sl_stream_unpublish(s);
+    assert_int_equal(w.unpublished, 1);
+    assert_int_equal(w.frames_at_unpublish, 5);
+    assert_int_equal(sl_hub_stream_count(hub), 0);
+    sl_hub_unobserve(&w.obs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_soft_limit_skips_to_keyframe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hard_limits_end_subscriber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_releases_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_observer_sees_publish_and_every_frame, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
