@@ -75,6 +75,16 @@ size_t sl_http_server_conn_count(const sl_http_server_t *s);
  * request. The body is copied. */
 int sl_http_respond(sl_http_conn_t *c, int status, const char *content_type, const void *body,
                     size_t len);
+/* sl_http_respond with extra header lines: `headers` is NULL or complete
+ * "Name: value\r\n" lines (a WHIP Location, an HLS Cache-Control), copied like the
+ * body. Values must not contain CR or LF. */
+int sl_http_respond_ex(sl_http_conn_t *c, int status, const char *content_type,
+                       const char *headers, const void *body, size_t len);
+/* For a handler that answers later (after returning SL_OK): fn(arg) runs once if
+ * the connection closes before the answer, from the close path; `c` must not be
+ * used after it. An answer (sl_http_respond*) ends the registration, and
+ * sl_http_stream_begin replaces it with its own. */
+void sl_http_conn_on_close(sl_http_conn_t *c, void (*fn)(void *arg), void *arg);
 /* A short text/plain response "404 Not Found\n" (or `detail` when not NULL). */
 int sl_http_respond_error(sl_http_conn_t *c, int status, const char *detail);
 

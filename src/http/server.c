@@ -27,7 +27,6 @@
 
 #include "sluice/list.h"
 #include "sluice/log.h"
-#include "src/http/server_internal.h"
 
 #define HTTP_BACKLOG 511
 #define READ_BUF_MIN 4096

@@ -22,7 +22,6 @@
 
 #include "sluice/http.h"
 #include "sluice/log.h"
-#include "src/http/server_internal.h"
 
 #define BIG_BODY (1 << 20)
 #define NRESP 4
