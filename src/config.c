@@ -70,7 +70,6 @@ static const struct key_def keys[] = {
 
     SECTION(hub),
     INT(hub.gop_cache, 0, 8),
-    BOOL(hub.allow_publisher_takeover),
 
     SECTION(limits),
     U32(limits.max_connections, 1, 1000000),
@@ -122,7 +121,6 @@ void sl_config_defaults(sl_config_t *cfg)
     strcpy(cfg->http.cors_origin, "*");
 
     cfg->hub.gop_cache = 1;
-    cfg->hub.allow_publisher_takeover = false;
 
     cfg->limits.max_connections = 1000;
     cfg->limits.viewer_queue_soft_ms = 3000;

@@ -41,13 +41,11 @@ typedef struct sl_config {
     } http;
 
     struct {
-        int gop_cache;                /* hub.gop_cache: GOPs kept for instant start, 0..8, default 1 */
-        bool allow_publisher_takeover; /* hub.allow_publisher_takeover, default false:
-                                          a second publisher is refused */
+        int gop_cache; /* hub.gop_cache: GOPs kept for instant start, 0..8, default 1 */
     } hub;
 
     struct {
-        uint32_t max_connections;        /* limits.max_connections, default 1000 */
+        uint32_t max_connections;        /* limits.max_connections, per protocol, default 1000 */
         uint32_t viewer_queue_soft_ms;   /* limits.viewer_queue_soft_ms, default 3000: skip to next keyframe */
         uint32_t viewer_queue_hard_ms;   /* limits.viewer_queue_hard_ms, default 10000: disconnect */
         uint32_t viewer_queue_hard_bytes; /* limits.viewer_queue_hard_bytes, default 33554432: disconnect */

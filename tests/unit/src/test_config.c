@@ -73,7 +73,6 @@ static void assert_config_equal(const sl_config_t *a, const sl_config_t *b)
     assert_listen_equal(&a->http.listen, &b->http.listen);
     assert_string_equal(a->http.cors_origin, b->http.cors_origin);
     assert_int_equal(a->hub.gop_cache, b->hub.gop_cache);
-    assert_int_equal(a->hub.allow_publisher_takeover, b->hub.allow_publisher_takeover);
     assert_int_equal(a->limits.max_connections, b->limits.max_connections);
     assert_int_equal(a->limits.viewer_queue_soft_ms, b->limits.viewer_queue_soft_ms);
     assert_int_equal(a->limits.viewer_queue_hard_ms, b->limits.viewer_queue_hard_ms);
@@ -102,7 +101,6 @@ static void test_defaults(void **state)
     assert_int_equal(c.http.listen.addr[0].port, 8080);
     assert_string_equal(c.http.cors_origin, "*");
     assert_int_equal(c.hub.gop_cache, 1);
-    assert_false(c.hub.allow_publisher_takeover);
     assert_int_equal(c.limits.max_connections, 1000);
     assert_int_equal(c.limits.viewer_queue_soft_ms, 3000);
     assert_int_equal(c.limits.viewer_queue_hard_ms, 10000);
@@ -144,7 +142,6 @@ static void test_every_key_round_trips(void **state)
               "  cors_origin: \"https://example.org\"\n"
               "hub:\n"
               "  gop_cache: 8\n"
-              "  allow_publisher_takeover: yes\n"
               "limits:\n"
               "  max_connections: 1000000\n"
               "  viewer_queue_soft_ms: 100\n"
@@ -168,7 +165,6 @@ static void test_every_key_round_trips(void **state)
     assert_int_equal(c.http.listen.addr[0].port, 8081);
     assert_string_equal(c.http.cors_origin, "https://example.org");
     assert_int_equal(c.hub.gop_cache, 8);
-    assert_true(c.hub.allow_publisher_takeover);
     assert_int_equal(c.limits.max_connections, 1000000);
     assert_int_equal(c.limits.viewer_queue_soft_ms, 100);
     assert_int_equal(c.limits.viewer_queue_hard_ms, 600000);
@@ -191,10 +187,10 @@ static void test_partial_keeps_other_values(void **state)
     /* Text is loaded over what the caller holds, not over the defaults. */
     sl_config_errors_t errs;
     c.hub.gop_cache = 5;
-    const char *y = "hub:\n  allow_publisher_takeover: on\n";
+    const char *y = "rtmp:\n  enabled: off\n";
     assert_int_equal(sl_config_parse(&c, "x", y, strlen(y), &errs), SL_OK);
     assert_int_equal(c.hub.gop_cache, 5);
-    assert_true(c.hub.allow_publisher_takeover);
+    assert_false(c.rtmp.enabled);
 }
 
 static void test_empty_documents_are_defaults(void **state)
