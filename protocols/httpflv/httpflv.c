@@ -15,7 +15,8 @@ typedef struct flv_viewer {
     sl_subscriber_t sub;
     sl_deferred_t flush;
     sl_iobatch_t batch;
-    bool writing, header_sent, ended;
+    bool writing, header_sent;
+    const char *ended; /* why we ended the response, NULL while playing */
 } flv_viewer_t;
 
 static void flush(flv_viewer_t *v);
@@ -50,7 +51,7 @@ static void flush(flv_viewer_t *v)
     }
     if (b->count == 0) {
         if (sl_subscriber_eof(&v->sub)) {
-            v->ended = true;
+            v->ended = "stream ended";
             sl_http_stream_end(v->conn);
         }
         return;
@@ -74,8 +75,7 @@ static void on_ready(sl_subscriber_t *sub)
 static void on_too_slow(sl_subscriber_t *sub)
 {
     flv_viewer_t *v = sl_container_of(sub, flv_viewer_t, sub);
-    SL_INFO("client %llu http-flv %s: too slow, queue limit exceeded", (unsigned long long)v->id, v->key);
-    v->ended = true;
+    v->ended = "too slow, queue limit exceeded";
     sl_http_conn_close(v->conn);
 }
 
@@ -83,7 +83,8 @@ static void on_too_slow(sl_subscriber_t *sub)
 static void on_close(void *arg)
 {
     flv_viewer_t *v = arg;
-    SL_INFO("client %llu http-flv stop %s (%llu frames)", (unsigned long long)v->id, v->key,
+    SL_INFO("client %llu http-flv close %s %s: %s after %llu frames", (unsigned long long)v->id,
+            sl_http_conn_peer(v->conn), v->key, v->ended ? v->ended : "connection closed",
             (unsigned long long)v->sub.frames_taken);
     sl_subscriber_detach(&v->sub);
     sl_server_cancel(&v->flush);

@@ -32,7 +32,8 @@ void sl__rtmp_close(rtmp_session_t *s, const char *reason)
 {
     if (s->closing) return;
     s->closing = true;
-    SL_INFO("client %llu rtmp close%s%s: %s", (unsigned long long)s->id, s->key[0] ? " " : "", s->key, reason);
+    SL_INFO("client %llu rtmp close %s%s%s: %s", (unsigned long long)s->id, s->peer, s->key[0] ? " " : "",
+            s->key, reason);
     sl__rtmp_stop_media(s);
     sl_server_cancel(&s->flush);
     sl_server_remove_conn(s->srv, &s->conn);
