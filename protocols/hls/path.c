@@ -113,9 +113,8 @@ static int format_stamp(int64_t unix_ms, char out[16])
     if (unix_ms < 0 || unix_ms >= year_10000_ms) return SL_ERR_PROTO;
     time_t secs = (time_t)(unix_ms / 1000);
     struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL) return SL_ERR_PROTO;
-    snprintf(out, 16, "%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (gmtime_r(&secs, &tm) == NULL || strftime(out, 16, "%Y%m%d-%H%M%S", &tm) != 15)
+        return SL_ERR_PROTO;
     return SL_OK;
 }
 
