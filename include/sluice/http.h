@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "sluice/buf.h"
 #include "sluice/common.h"
 #include "sluice/config.h"
 
@@ -80,6 +81,10 @@ int sl_http_respond(sl_http_conn_t *c, int status, const char *content_type, con
  * body. Values must not contain CR or LF. */
 int sl_http_respond_ex(sl_http_conn_t *c, int status, const char *content_type,
                        const char *headers, const void *body, size_t len);
+/* sl_http_respond_ex with a shared body sent by reference, not copied: the
+ * connection takes a reference on `body` until it is written (HLS segments). */
+int sl_http_respond_buf(sl_http_conn_t *c, int status, const char *content_type,
+                        const char *headers, sl_buf_t *body);
 /* For a handler that answers later (after returning SL_OK): fn(arg) runs once if
  * the connection closes before the answer, from the close path; `c` must not be
  * used after it. An answer (sl_http_respond*) ends the registration, and

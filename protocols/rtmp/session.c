@@ -254,7 +254,7 @@ int sl_rtmp_start(sl_server_t *srv)
         l->tcp.data = l;
         sl_server_add_listener(srv, &l->conn);
         if (sl_tcp_listen(&l->tcp, &list->addr[i], on_connection) != SL_OK) return SL_ERR_IO;
-        SL_INFO("rtmp listening on %s:%u", list->addr[i].host, list->addr[i].port);
+        SL_INFO("rtmp: listening on %s:%u", list->addr[i].host, list->addr[i].port);
     }
     return SL_OK;
 }

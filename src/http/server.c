@@ -114,10 +114,12 @@ struct sl_http_conn {
     char chunk_head[24]; /* "<hex len>\r\n" of the chunk in flight */
 };
 
-/* A response or control write whose bytes are copied after the request. */
+/* A response or control write whose bytes are copied after the request, and
+ * possibly a shared body sent by reference after them. */
 typedef struct owned_write {
     uv_write_t req;
     sl_http_conn_t *c;
+    sl_buf_t *shared; /* one reference, or NULL */
     char data[];
 } owned_write_t;
 
@@ -318,18 +320,22 @@ static void on_owned_written(uv_write_t *req, int status)
 {
     owned_write_t *w = sl_container_of(req, owned_write_t, req);
     sl_http_conn_t *c = w->c;
+    sl_buf_unref(w->shared);
     free(w);
     c->writes--;
     write_done(c, status);
 }
 
-/* Queues w->data[0..len). On failure the connection is closed. */
+/* Queues w->data[0..len), then w->shared if set. On failure the connection is
+ * closed. */
 static int owned_send(sl_http_conn_t *c, owned_write_t *w, size_t len)
 {
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    uv_buf_t b[2] = {uv_buf_init(w->data, (unsigned)len)};
+    if (w->shared != NULL) b[1] = uv_buf_init((char *)w->shared->data, (unsigned)w->shared->len);
     w->c = c;
-    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_owned_written);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, b, w->shared != NULL ? 2 : 1, on_owned_written);
     if (r != 0) {
+        sl_buf_unref(w->shared);
         free(w);
         SL_WARN("http: client %" PRIu64 " %s cannot write: %s", c->id, c->peer, uv_strerror(r));
         sl_http_conn_close(c);
@@ -343,6 +349,7 @@ static int write_bytes(sl_http_conn_t *c, const char *data, size_t len)
 {
     owned_write_t *w = malloc(sizeof(*w) + len);
     if (w == NULL) return SL_ERR_NOMEM;
+    w->shared = NULL;
     memcpy(w->data, data, len);
     return owned_send(c, w, len);
 }
@@ -378,17 +385,19 @@ static int format_head(char *dst, size_t cap, const sl_http_conn_t *c, const hea
                     cors ? "\r\nAccess-Control-Expose-Headers: *\r\n" : "");
 }
 
-/* Queues a head and body[0..len) as one write. On an I/O failure the connection is
- * closed. */
-static int write_head(sl_http_conn_t *c, head_t *h, const void *body, size_t len)
+/* Queues a head and body[0..len) as one write; a `shared` body (taking a new
+ * reference) goes by reference instead of body. On an I/O failure the connection
+ * is closed. */
+static int write_head(sl_http_conn_t *c, head_t *h, const void *body, size_t len, sl_buf_t *shared)
 {
     http_date(h->date, sizeof(h->date));
     int n = format_head(NULL, 0, c, h);
     if (n < 0) return SL_ERR_PROTO;
     size_t total = (size_t)n + len;
-    if (total > UINT32_MAX) return SL_ERR_TOO_BIG;
+    if (total > UINT32_MAX || (shared != NULL && shared->len > UINT32_MAX)) return SL_ERR_TOO_BIG;
     owned_write_t *w = malloc(sizeof(*w) + total + 1);
     if (w == NULL) return SL_ERR_NOMEM;
+    w->shared = shared != NULL ? sl_buf_ref(shared) : NULL;
     format_head(w->data, (size_t)n + 1, c, h);
     if (len > 0) memcpy(w->data + n, body, len);
     return owned_send(c, w, total);
@@ -414,7 +423,8 @@ static void resume_reading(sl_http_conn_t *c)
 }
 
 static int send_response(sl_http_conn_t *c, int status, const char *content_type,
-                         const char *fields, const void *body, size_t len, bool keep_alive)
+                         const char *fields, const void *body, size_t len, sl_buf_t *shared,
+                         bool keep_alive)
 {
     /* A pipelining client that does not read its answers would make us queue them
      * without bound. */
@@ -429,11 +439,12 @@ static int send_response(sl_http_conn_t *c, int status, const char *content_type
     head_t h = {
         .status = status,
         .content_type = content_type,
-        .content_length = bodiless ? -1 : (int64_t)len,
+        .content_length = bodiless ? -1 : (int64_t)(shared != NULL ? shared->len : len),
         .fields = fields,
         .connection = keep_alive ? "keep-alive" : "close",
     };
-    int r = write_head(c, &h, body, bodiless || c->req_head_only ? 0 : len);
+    bool no_body = bodiless || c->req_head_only;
+    int r = write_head(c, &h, body, no_body ? 0 : len, no_body ? NULL : shared);
     if (r != SL_OK) {
         sl_http_conn_close(c);
         return r;
@@ -451,7 +462,16 @@ int sl_http_respond_ex(sl_http_conn_t *c, int status, const char *content_type,
     /* Whoever waited for this answer is done with the connection, even if sending
      * it fails. */
     c->on_close = NULL;
-    return send_response(c, status, content_type, headers, body, len, c->req_keep_alive);
+    return send_response(c, status, content_type, headers, body, len, NULL, c->req_keep_alive);
+}
+
+int sl_http_respond_buf(sl_http_conn_t *c, int status, const char *content_type,
+                        const char *headers, sl_buf_t *body)
+{
+    if (c->closing) return SL_ERR_CLOSED;
+    if (c->state != ST_HANDLING) return SL_ERR_BUSY;
+    c->on_close = NULL;
+    return send_response(c, status, content_type, headers, NULL, 0, body, c->req_keep_alive);
 }
 
 void sl_http_conn_on_close(sl_http_conn_t *c, void (*fn)(void *arg), void *arg)
@@ -489,7 +509,7 @@ static void refuse(sl_http_conn_t *c, int status, const char *why)
     int n = error_body(body, sizeof(body), status, NULL);
     c->req_head_only = false;
     /* On failure the connection is already closed. */
-    (void)send_response(c, status, "text/plain", NULL, body, (size_t)n, false);
+    (void)send_response(c, status, "text/plain", NULL, body, (size_t)n, NULL, false);
 }
 
 /* An OPTIONS no handler wanted: a CORS preflight answer. */
@@ -500,7 +520,7 @@ static void preflight(sl_http_conn_t *c)
         /* "*" does not cover Authorization (Fetch standard), which WHIP clients send. */
         "Access-Control-Allow-Headers: *, Authorization\r\n"
         "Access-Control-Max-Age: 86400\r\n";
-    (void)send_response(c, 204, NULL, fields, NULL, 0, c->req_keep_alive);
+    (void)send_response(c, 204, NULL, fields, NULL, 0, NULL, c->req_keep_alive);
 }
 
 /* ---- streams ------------------------------------------------------------ */
@@ -520,7 +540,7 @@ int sl_http_stream_begin(sl_http_conn_t *c, int status, const char *content_type
                                 : "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n",
         .connection = "close",
     };
-    int r = write_head(c, &h, NULL, 0);
+    int r = write_head(c, &h, NULL, 0, NULL);
     if (r != SL_OK) {
         sl_http_conn_close(c);
         return r;

@@ -76,6 +76,7 @@ struct fx {
     int nwritten;
     int busy_result;
     int second_respond;
+    uint32_t shared_refs_after_respond;
     int on_close_calls;
     int async_closed;
     int ok_count;
@@ -350,6 +351,14 @@ static int test_handler(void *arg, sl_http_conn_t *c, const sl_http_request_t *r
     }
     if (strcmp(p, "/location") == 0)
         return sl_http_respond_ex(c, 201, "application/sdp", "Location: /res/1\r\n", "v=0\r\n", 5);
+    if (strcmp(p, "/shared") == 0) {
+        /* The body goes by reference: the connection holds it until written. */
+        sl_buf_t *b = sl_buf_from("segment", 7);
+        int r = sl_http_respond_buf(c, 200, "video/mp2t", "Cache-Control: max-age=60\r\n", b);
+        f->shared_refs_after_respond = b->refcnt;
+        sl_buf_unref(b);
+        return r;
+    }
     if (strcmp(p, "/opt") == 0 && strcmp(req->method, "OPTIONS") == 0)
         return sl_http_respond(c, 200, "text/plain", "opt", 3);
     return SL_ERR_NOT_FOUND;
@@ -831,6 +840,17 @@ static void test_extra_headers(void **state)
     fx_free(f);
 }
 
+static void test_shared_body(void **state)
+{
+    fx_t *f = run_one("GET /shared HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_int_equal(f->r[0].status, 200);
+    assert_int_equal(f->shared_refs_after_respond, 2);
+    assert_has(f->r[0].head, "\r\nContent-Length: 7\r\n");
+    assert_has(f->r[0].head, "\r\nCache-Control: max-age=60\r\n");
+    assert_string_equal(f->r[0].body, "segment");
+    fx_free(f);
+}
+
 static void test_options(void **state)
 {
     fx_t *f = run_one("OPTIONS /live/x/whip HTTP/1.1\r\nOrigin: http://a\r\nConnection: close\r\n\r\n");
@@ -1197,6 +1217,7 @@ int main(void)
         cmocka_unit_test(test_http10_closes),
         cmocka_unit_test(test_handler_errors),
         cmocka_unit_test(test_extra_headers),
+        cmocka_unit_test(test_shared_body),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_post_body_whole),
         cmocka_unit_test(test_stream),
