@@ -68,6 +68,17 @@ static const struct key_def keys[] = {
     LISTEN(http.listen),
     STRING(http.cors_origin),
 
+    SECTION(hls),
+    BOOL(hls.enabled),
+    U32(hls.segment_duration_ms, 500, 60000),
+    U32(hls.playlist_length, 2, 60),
+    BOOL(hls.on_demand),
+
+    SECTION(record),
+    BOOL(record.enabled),
+    STRING(record.path),
+    STRING(record.streams),
+
     SECTION(hub),
     INT(hub.gop_cache, 0, 8),
 
@@ -119,6 +130,13 @@ void sl_config_defaults(sl_config_t *cfg)
     cfg->http.listen.addr[0].port = 8080;
     cfg->http.listen.count = 1;
     strcpy(cfg->http.cors_origin, "*");
+
+    cfg->hls.enabled = true;
+    cfg->hls.segment_duration_ms = 2000;
+    cfg->hls.playlist_length = 6;
+
+    strcpy(cfg->record.path, "/var/lib/sluice/recordings");
+    strcpy(cfg->record.streams, "*");
 
     cfg->hub.gop_cache = 1;
 

@@ -41,6 +41,19 @@ typedef struct sl_config {
     } http;
 
     struct {
+        bool enabled;                 /* hls.enabled, default true */
+        uint32_t segment_duration_ms; /* hls.segment_duration_ms: target, 500..60000, default 2000 */
+        uint32_t playlist_length;     /* hls.playlist_length: segments in the live window, 2..60, default 6 */
+        bool on_demand;               /* hls.on_demand: mux only once someone asks, default false */
+    } hls;
+
+    struct {
+        bool enabled;      /* record.enabled, default false */
+        char path[512];    /* record.path, default "/var/lib/sluice/recordings" */
+        char streams[512]; /* record.streams: space-separated glob patterns of stream keys, default "*" */
+    } record;
+
+    struct {
         int gop_cache; /* hub.gop_cache: GOPs kept for instant start, 0..8, default 1 */
     } hub;
 

@@ -72,6 +72,13 @@ static void assert_config_equal(const sl_config_t *a, const sl_config_t *b)
     assert_int_equal(a->http.enabled, b->http.enabled);
     assert_listen_equal(&a->http.listen, &b->http.listen);
     assert_string_equal(a->http.cors_origin, b->http.cors_origin);
+    assert_int_equal(a->hls.enabled, b->hls.enabled);
+    assert_int_equal(a->hls.segment_duration_ms, b->hls.segment_duration_ms);
+    assert_int_equal(a->hls.playlist_length, b->hls.playlist_length);
+    assert_int_equal(a->hls.on_demand, b->hls.on_demand);
+    assert_int_equal(a->record.enabled, b->record.enabled);
+    assert_string_equal(a->record.path, b->record.path);
+    assert_string_equal(a->record.streams, b->record.streams);
     assert_int_equal(a->hub.gop_cache, b->hub.gop_cache);
     assert_int_equal(a->limits.max_connections, b->limits.max_connections);
     assert_int_equal(a->limits.viewer_queue_soft_ms, b->limits.viewer_queue_soft_ms);
@@ -100,6 +107,13 @@ static void test_defaults(void **state)
     assert_string_equal(c.http.listen.addr[0].host, "0.0.0.0");
     assert_int_equal(c.http.listen.addr[0].port, 8080);
     assert_string_equal(c.http.cors_origin, "*");
+    assert_true(c.hls.enabled);
+    assert_int_equal(c.hls.segment_duration_ms, 2000);
+    assert_int_equal(c.hls.playlist_length, 6);
+    assert_false(c.hls.on_demand);
+    assert_false(c.record.enabled);
+    assert_string_equal(c.record.path, "/var/lib/sluice/recordings");
+    assert_string_equal(c.record.streams, "*");
     assert_int_equal(c.hub.gop_cache, 1);
     assert_int_equal(c.limits.max_connections, 1000);
     assert_int_equal(c.limits.viewer_queue_soft_ms, 3000);
@@ -140,6 +154,15 @@ static void test_every_key_round_trips(void **state)
               "  enabled: no\n"
               "  listen: [\"[::1]:8081\"]\n"
               "  cors_origin: \"https://example.org\"\n"
+              "hls:\n"
+              "  enabled: false\n"
+              "  segment_duration_ms: 60000\n"
+              "  playlist_length: 2\n"
+              "  on_demand: true\n"
+              "record:\n"
+              "  enabled: true\n"
+              "  path: /srv/rec\n"
+              "  streams: \"live/* studio/cam1\"\n"
               "hub:\n"
               "  gop_cache: 8\n"
               "limits:\n"
@@ -164,6 +187,13 @@ static void test_every_key_round_trips(void **state)
     assert_string_equal(c.http.listen.addr[0].host, "::1");
     assert_int_equal(c.http.listen.addr[0].port, 8081);
     assert_string_equal(c.http.cors_origin, "https://example.org");
+    assert_false(c.hls.enabled);
+    assert_int_equal(c.hls.segment_duration_ms, 60000);
+    assert_int_equal(c.hls.playlist_length, 2);
+    assert_true(c.hls.on_demand);
+    assert_true(c.record.enabled);
+    assert_string_equal(c.record.path, "/srv/rec");
+    assert_string_equal(c.record.streams, "live/* studio/cam1");
     assert_int_equal(c.hub.gop_cache, 8);
     assert_int_equal(c.limits.max_connections, 1000000);
     assert_int_equal(c.limits.viewer_queue_soft_ms, 100);
