@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "protocols/hls/hls.h"
 #include "protocols/httpflv/httpflv.h"
 #include "protocols/rtmp/rtmp.h"
 #include "sluice/log.h"
@@ -120,6 +121,7 @@ int sl_server_init(sl_server_t *srv, uv_loop_t *loop, const sl_config_t *cfg)
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
 
     int rc = start_http(srv);
+    if (rc == SL_OK) rc = sl_hls_start(srv);
     if (rc == SL_OK && cfg->rtmp.enabled) rc = sl_rtmp_start(srv);
     if (rc != SL_OK) sl_server_stop(srv);
     return rc;
@@ -138,6 +140,9 @@ void sl_server_stop(sl_server_t *srv)
         sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
         c->close(c);
     }
+    /* Sessions are closed, their streams unpublished: HLS finishes segments and
+     * recordings, and answers the requests still waiting, before HTTP closes. */
+    sl_hls_stop(srv);
     if (srv->http != NULL) {
         sl_http_server_close(srv->http, NULL, NULL);
         srv->http = NULL;

@@ -29,6 +29,7 @@ typedef struct sl_server {
     const sl_config_t *cfg;
     sl_hub_t *hub;
     sl_http_server_t *http;
+    struct sl_hls_module *hls;
     sl_list_t listeners; /* sl_conn_t of listening handles, closed first on shutdown */
     sl_list_t conns;     /* sl_conn_t of live sessions (non-HTTP) */
     size_t conn_count;
