@@ -49,6 +49,7 @@ typedef struct hls_stream {
     bool seg_open;
     sl_hls_recorder_t *rec;
     sl_list_t waiting; /* playlist requests waiting for the first segment */
+    uint64_t frames_dropped;
 } hls_stream_t;
 
 typedef struct waiting {
@@ -130,6 +131,12 @@ static int wait_first_segment(hls_stream_t *hs, sl_http_conn_t *c)
 
 /* ---- segments ---------------------------------------------------------- */
 
+static void set_config(hls_stream_t *hs, const sl_frame_t *config)
+{
+    int rc = sl_ts_muxer_set_config(&hs->ts, config);
+    if (rc != SL_OK) SL_WARN("hls %s: %s config refused: %s", hs->key, sl_codec_name(config->codec), sl_strerror(rc));
+}
+
 /* The muxer's tracks follow the stream's codec configs; a change of tracks makes a
  * new muxer (and a discontinuity). */
 static bool prepare_muxer(hls_stream_t *hs)
@@ -142,8 +149,8 @@ static bool prepare_muxer(hls_stream_t *hs)
     hs->ts_ready = sl_ts_muxer_init(&hs->ts, v, a) == SL_OK;
     hs->vcodec = v;
     hs->acodec = a;
-    if (hs->ts_ready && vc != NULL) (void)sl_ts_muxer_set_config(&hs->ts, vc);
-    if (hs->ts_ready && ac != NULL) (void)sl_ts_muxer_set_config(&hs->ts, ac);
+    if (hs->ts_ready && vc != NULL) set_config(hs, vc);
+    if (hs->ts_ready && ac != NULL) set_config(hs, ac);
     return true;
 }
 
@@ -180,7 +187,7 @@ static void mux_frame(hls_stream_t *hs, const sl_frame_t *f)
 {
     if (f->media == SL_MEDIA_DATA) return;
     if (f->flags & SL_FRAME_CONFIG) {
-        if (hs->ts_ready) (void)sl_ts_muxer_set_config(&hs->ts, f);
+        if (hs->ts_ready) set_config(hs, f);
         return;
     }
     bool discontinuity;
@@ -189,7 +196,7 @@ static void mux_frame(hls_stream_t *hs, const sl_frame_t *f)
         open_segment(hs, discontinuity);
     }
     /* Frames before their track's config, or of a track the muxer lacks, are dropped. */
-    if (hs->seg_open) (void)sl_ts_muxer_write_frame(&hs->ts, f, &hs->bytes);
+    if (!hs->seg_open || sl_ts_muxer_write_frame(&hs->ts, f, &hs->bytes) != SL_OK) hs->frames_dropped++;
 }
 
 static void drain(hls_stream_t *hs)
@@ -287,6 +294,10 @@ static int attach(hls_module_t *m, const char *key, hls_stream_t **out)
 static void detach(hls_stream_t *hs)
 {
     drain(hs);
+    if (hs->frames_dropped > 0)
+        SL_INFO("hls %s: %llu frames could not be muxed (before their codec config, or of an "
+                "unsupported codec)", hs->key, (unsigned long long)hs->frames_dropped);
+    hs->frames_dropped = 0;
     close_segment(hs, sl_hls_cutter_duration(&hs->cutter));
     sl_subscriber_detach(&hs->sub);
     sl_server_cancel(&hs->work);

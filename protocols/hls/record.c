@@ -21,7 +21,7 @@
 
 typedef struct job {
     sl_list_t link;
-    char path[PATH_MAX];
+    char path[PATH_MAX + 64]; /* the directory, a '/' and a file name */
     bool atomic; /* write path.tmp, then rename: readers never see half a playlist */
     sl_buf_t *data;
 } job_t;
@@ -38,7 +38,7 @@ struct sl_hls_recorder {
     uv_fs_t req;
     uv_file fd;
     size_t written;
-    char tmp[PATH_MAX + 8];
+    char tmp[PATH_MAX + 72];
     bool finished, error_logged;
 };
 
