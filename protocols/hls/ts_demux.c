@@ -157,11 +157,13 @@ static void psi_packet(sl_ts_demuxer_t *d, sl_ts_psi_t *psi, const pkt_info_t *k
     }
 }
 
-/* A complete section of table_id that is current, with a good CRC. */
+/* A complete section of table_id that is current, with a good CRC. Other tables
+ * may share the PID (SCTE-35 on the PMT PID, say): they are skipped, not errors. */
 static bool section_ok(sl_ts_demuxer_t *d, const uint8_t *s, size_t len, uint8_t table_id)
 {
+    if (s[0] != table_id) return false;
     /* 3 bytes to section_length, 5 of the long header, 4 of CRC. */
-    if (len < 12 || s[0] != table_id || !(s[1] & 0x80) || sl_ts_crc32(s, len) != 0) {
+    if (len < 12 || !(s[1] & 0x80) || sl_ts_crc32(s, len) != 0) {
         d->stats.psi_errors++;
         return false;
     }
@@ -207,8 +209,7 @@ static void keep_es(sl_ts_demuxer_t *d, sl_ts_es_t *next, int *n, uint8_t type, 
     int old = find_es(d, pid);
     if (old >= 0) {
         *e = d->es[old];
-        sl_bytes_init(&d->es[old].buf);
-        d->es[old].pid = UINT16_MAX; /* taken */
+        sl_bytes_init(&d->es[old].buf); /* moved; next[] has no duplicate pids */
     } else {
         memset(e, 0, sizeof(*e));
         e->pid = pid;

@@ -5,11 +5,12 @@
  * the stats and skipped, never fatal. Only the first program of the PAT is followed.
  * Memory is bounded by SL_TS_DEMUX_MAX_ES PES buffers of at most max_pes bytes each.
  *
- * Synchronisation: the stream is trusted to start on a packet. When a packet does
- * not start with the 0x47 sync byte, the demuxer skips to a 0x47 that is followed by
- * another 188 bytes later (so it holds one packet while resynchronising), or by the
- * end of the input at sl_ts_demuxer_finish. The result never depends on how the
- * input is split across feeds.
+ * Synchronisation: the stream is trusted to start on a packet, and while in sync a
+ * packet is taken as soon as it is complete. When a packet does not start with the
+ * 0x47 sync byte, the demuxer skips to a 0x47 that is followed by another 188 bytes
+ * later (so it holds one packet while resynchronising), or by the end of the input
+ * at sl_ts_demuxer_finish. The result never depends on how the input is split
+ * across feeds.
  */
 #ifndef SLUICE_PROTOCOLS_HLS_TS_DEMUX_H
 #define SLUICE_PROTOCOLS_HLS_TS_DEMUX_H

@@ -9,7 +9,8 @@
  * Layout, as ffmpeg writes it: PAT on PID 0, PMT on PID 0x1000, video on 0x100
  * (stream_id 0xE0, PES length 0), audio on 0x101 (stream_id 0xC0, one PES per
  * access unit). The PCR is carried by the video PID, or the audio PID when there is
- * no video, in the first packet of every PES on it.
+ * no video, in the first packet of every PES on it. H.265 gets the "HEVC"
+ * registration descriptor in the PMT, as ffmpeg writes it.
  */
 #ifndef SLUICE_PROTOCOLS_HLS_TS_MUX_H
 #define SLUICE_PROTOCOLS_HLS_TS_MUX_H
