@@ -143,7 +143,10 @@ static bool prepare_muxer(hls_stream_t *hs)
 {
     const sl_frame_t *vc = sl_stream_video_config(hs->sub.stream);
     const sl_frame_t *ac = sl_stream_audio_config(hs->sub.stream);
-    uint8_t v = vc != NULL ? vc->codec : SL_CODEC_NONE, a = ac != NULL ? ac->codec : SL_CODEC_NONE;
+    /* MPEG-TS here carries H.264, H.265 and AAC: a stream with Opus audio (from
+     * WebRTC) is served as video-only HLS rather than not at all. */
+    uint8_t v = vc != NULL && (vc->codec == SL_CODEC_H264 || vc->codec == SL_CODEC_H265) ? vc->codec : SL_CODEC_NONE;
+    uint8_t a = ac != NULL && ac->codec == SL_CODEC_AAC ? ac->codec : SL_CODEC_NONE;
     if (hs->ts_ready && v == hs->vcodec && a == hs->acodec) return false;
     if (hs->ts_ready) sl_ts_muxer_free(&hs->ts);
     hs->ts_ready = sl_ts_muxer_init(&hs->ts, v, a) == SL_OK;
