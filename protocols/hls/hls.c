@@ -152,8 +152,8 @@ static bool prepare_muxer(hls_stream_t *hs)
     hs->ts_ready = sl_ts_muxer_init(&hs->ts, v, a) == SL_OK;
     hs->vcodec = v;
     hs->acodec = a;
-    if (hs->ts_ready && vc != NULL) set_config(hs, vc);
-    if (hs->ts_ready && ac != NULL) set_config(hs, ac);
+    if (hs->ts_ready && v != SL_CODEC_NONE) set_config(hs, vc);
+    if (hs->ts_ready && a != SL_CODEC_NONE) set_config(hs, ac);
     return true;
 }
 
@@ -190,7 +190,7 @@ static void mux_frame(hls_stream_t *hs, const sl_frame_t *f)
 {
     if (f->media == SL_MEDIA_DATA) return;
     if (f->flags & SL_FRAME_CONFIG) {
-        if (hs->ts_ready) set_config(hs, f);
+        if (hs->ts_ready && (f->codec == hs->vcodec || f->codec == hs->acodec)) set_config(hs, f);
         return;
     }
     bool discontinuity;
