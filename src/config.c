@@ -31,7 +31,7 @@
  * cost quadratic time before the walk saw it. */
 #define SKIP_MAX_DEPTH 32
 
-enum key_type { KT_SECTION, KT_BOOL, KT_U32, KT_INT, KT_STRING, KT_LOG_LEVEL, KT_LISTEN };
+enum key_type { KT_SECTION, KT_BOOL, KT_U32, KT_INT, KT_STRING, KT_LOG_LEVEL, KT_LISTEN, KT_PORT_RANGE };
 
 struct key_def {
     const char *path;  /* dotted key, spelled as the field path in sl_config_t */
@@ -52,6 +52,7 @@ struct key_def {
 #define STRING(f) { #f, KT_STRING, FIELD(f, char *), 0, sizeof(((sl_config_t *)0)->f) - 1 }
 #define LOG_LEVEL(f) { #f, KT_LOG_LEVEL, FIELD(f, int), 0, 0 }
 #define LISTEN(f) { #f, KT_LISTEN, FIELD(f, sl_listen_list_t), 1, SL_CONFIG_MAX_LISTEN }
+#define PORT_RANGE(f) { #f, KT_PORT_RANGE, FIELD(f, sl_port_range_t), 1024, 65535 }
 
 /* Every key the file may hold. A key inside a section needs its SECTION row. Keep
  * config/sluice.yaml and docs/config.md in step with this table. */
@@ -67,6 +68,12 @@ static const struct key_def keys[] = {
     BOOL(http.enabled),
     LISTEN(http.listen),
     STRING(http.cors_origin),
+
+    SECTION(rtsp),
+    BOOL(rtsp.enabled),
+    LISTEN(rtsp.listen),
+    PORT_RANGE(rtsp.udp_port_range),
+    U32(rtsp.session_timeout_ms, 5000, 3600000),
 
     SECTION(hls),
     BOOL(hls.enabled),
@@ -130,6 +137,14 @@ void sl_config_defaults(sl_config_t *cfg)
     cfg->http.listen.addr[0].port = 8080;
     cfg->http.listen.count = 1;
     strcpy(cfg->http.cors_origin, "*");
+
+    cfg->rtsp.enabled = true;
+    strcpy(cfg->rtsp.listen.addr[0].host, "0.0.0.0");
+    cfg->rtsp.listen.addr[0].port = 8554;
+    cfg->rtsp.listen.count = 1;
+    cfg->rtsp.udp_port_range.min = 10000;
+    cfg->rtsp.udp_port_range.max = 10999;
+    cfg->rtsp.session_timeout_ms = 60000;
 
     cfg->hls.enabled = true;
     cfg->hls.segment_duration_ms = 2000;
@@ -577,6 +592,28 @@ static bool set_listen(struct parse *p, const struct key_def *k, const yaml_even
     return true;
 }
 
+/* "MIN-MAX": ports from k->min to k->max, MIN even (RTP takes the even port of a
+ * pair, RTCP the odd one) and at least one pair. */
+static bool set_port_range(struct parse *p, const struct key_def *k, const yaml_event_t *val)
+{
+    const char *v = val->type == YAML_SCALAR_EVENT ? scalar_text(val) : NULL;
+    const char *dash = v ? strchr(v, '-') : NULL;
+    uint64_t lo = 0, hi = 0;
+    char buf[SHOW_BUF];
+    if (!dash || !parse_uint((const yaml_char_t *)v, (size_t)(dash - v), &lo) ||
+        !parse_uint((const yaml_char_t *)dash + 1, strlen(dash + 1), &hi) ||
+        lo < k->min || hi > k->max || lo % 2 != 0 || hi < lo + 1) {
+        report(p, &val->start_mark,
+               "%s: expected \"MIN-MAX\" with %u <= MIN < MAX <= %u and MIN even, got %s", k->path,
+               k->min, k->max, describe(buf, val));
+        return false;
+    }
+    sl_port_range_t *r = field(p, k);
+    r->min = (uint16_t)lo;
+    r->max = (uint16_t)hi;
+    return true;
+}
+
 static bool walk_mapping(struct parse *p, const char *prefix);
 
 /* Applies the value of known key `i`. False only when the walk must end. */
@@ -604,6 +641,8 @@ static bool apply(struct parse *p, int i, const yaml_event_t *val)
         ok = set_integer(p, k, val);
     } else if (k->type == KT_STRING) {
         ok = set_string(p, k, val);
+    } else if (k->type == KT_PORT_RANGE) {
+        ok = set_port_range(p, k, val);
     } else {
         ok = set_log_level(p, k, val);
     }

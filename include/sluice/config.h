@@ -25,6 +25,11 @@ typedef struct sl_listen_list {
     int count;
 } sl_listen_list_t;
 
+/* An inclusive range of UDP ports, written "10000-10999" in YAML. */
+typedef struct sl_port_range {
+    uint16_t min, max;
+} sl_port_range_t;
+
 typedef struct sl_config {
     int log_level; /* sl_log_level, key "log_level": error | warn | info | debug */
 
@@ -39,6 +44,15 @@ typedef struct sl_config {
         sl_listen_list_t listen; /* http.listen, default ["0.0.0.0:8080"] */
         char cors_origin[128];  /* http.cors_origin, default "*"; "" sends no CORS headers */
     } http;
+
+    struct {
+        bool enabled;            /* rtsp.enabled, default true */
+        sl_listen_list_t listen; /* rtsp.listen, default ["0.0.0.0:8554"] */
+        sl_port_range_t udp_port_range; /* rtsp.udp_port_range: RTP/RTCP port pairs for UDP
+                                           transport, default 10000-10999 */
+        uint32_t session_timeout_ms; /* rtsp.session_timeout_ms: a session with no request
+                                        and no RTCP is closed, 5000..3600000, default 60000 */
+    } rtsp;
 
     struct {
         bool enabled;                 /* hls.enabled, default true */

@@ -72,6 +72,11 @@ static void assert_config_equal(const sl_config_t *a, const sl_config_t *b)
     assert_int_equal(a->http.enabled, b->http.enabled);
     assert_listen_equal(&a->http.listen, &b->http.listen);
     assert_string_equal(a->http.cors_origin, b->http.cors_origin);
+    assert_int_equal(a->rtsp.enabled, b->rtsp.enabled);
+    assert_listen_equal(&a->rtsp.listen, &b->rtsp.listen);
+    assert_int_equal(a->rtsp.udp_port_range.min, b->rtsp.udp_port_range.min);
+    assert_int_equal(a->rtsp.udp_port_range.max, b->rtsp.udp_port_range.max);
+    assert_int_equal(a->rtsp.session_timeout_ms, b->rtsp.session_timeout_ms);
     assert_int_equal(a->hls.enabled, b->hls.enabled);
     assert_int_equal(a->hls.segment_duration_ms, b->hls.segment_duration_ms);
     assert_int_equal(a->hls.playlist_length, b->hls.playlist_length);
@@ -107,6 +112,11 @@ static void test_defaults(void **state)
     assert_string_equal(c.http.listen.addr[0].host, "0.0.0.0");
     assert_int_equal(c.http.listen.addr[0].port, 8080);
     assert_string_equal(c.http.cors_origin, "*");
+    assert_true(c.rtsp.enabled);
+    assert_int_equal(c.rtsp.listen.addr[0].port, 8554);
+    assert_int_equal(c.rtsp.udp_port_range.min, 10000);
+    assert_int_equal(c.rtsp.udp_port_range.max, 10999);
+    assert_int_equal(c.rtsp.session_timeout_ms, 60000);
     assert_true(c.hls.enabled);
     assert_int_equal(c.hls.segment_duration_ms, 2000);
     assert_int_equal(c.hls.playlist_length, 6);
@@ -154,6 +164,11 @@ static void test_every_key_round_trips(void **state)
               "  enabled: no\n"
               "  listen: [\"[::1]:8081\"]\n"
               "  cors_origin: \"https://example.org\"\n"
+              "rtsp:\n"
+              "  enabled: false\n"
+              "  listen: \"127.0.0.1:1554\"\n"
+              "  udp_port_range: \"20000-20001\"\n"
+              "  session_timeout_ms: 5000\n"
               "hls:\n"
               "  enabled: false\n"
               "  segment_duration_ms: 60000\n"
@@ -187,6 +202,11 @@ static void test_every_key_round_trips(void **state)
     assert_string_equal(c.http.listen.addr[0].host, "::1");
     assert_int_equal(c.http.listen.addr[0].port, 8081);
     assert_string_equal(c.http.cors_origin, "https://example.org");
+    assert_false(c.rtsp.enabled);
+    assert_int_equal(c.rtsp.listen.addr[0].port, 1554);
+    assert_int_equal(c.rtsp.udp_port_range.min, 20000);
+    assert_int_equal(c.rtsp.udp_port_range.max, 20001);
+    assert_int_equal(c.rtsp.session_timeout_ms, 5000);
     assert_false(c.hls.enabled);
     assert_int_equal(c.hls.segment_duration_ms, 60000);
     assert_int_equal(c.hls.playlist_length, 2);
@@ -301,6 +321,23 @@ static void test_wrong_types(void **state)
     expect_error("http:\n  cors_origin:\n",
                  "sluice.yaml:2:15: http.cors_origin: expected a string (\"\" for an empty "
                  "one), got null");
+}
+
+static void test_port_range(void **state)
+{
+    const char *why = ": rtsp.udp_port_range: expected \"MIN-MAX\" with 1024 <= MIN < MAX <= 65535 "
+                      "and MIN even, got ";
+    char want[256];
+    const char *bad[] = {"\"10001-10999\"", "\"999-2000\"", "\"2000-70000\"", "\"3000-3000\"",
+                         "\"3000\"", "\"a-b\"", "\"-2000\"", "[1, 2]"};
+    const char *shown[] = {"'10001-10999'", "'999-2000'", "'2000-70000'", "'3000-3000'",
+                           "'3000'", "'a-b'", "'-2000'", "a sequence"};
+    for (size_t i = 0; i < SL_ARRAY_SIZE(bad); i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof(yaml), "rtsp:\n  udp_port_range: %s\n", bad[i]);
+        snprintf(want, sizeof(want), "sluice.yaml:2:19%s%s", why, shown[i]);
+        expect_error(yaml, want);
+    }
 }
 
 static void test_integers(void **state)
@@ -614,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_port_range),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_listen_forms),
         cmocka_unit_test(test_listen_errors),
