@@ -604,6 +604,12 @@ class Server:
     def flv_url(self, name="cam", app="live"):
         return "http://%s:%d%s" % (HOST, self.http_port, self.flv_path(name, app))
 
+    def hls_path(self, name="cam", app="live", file="index.m3u8"):
+        return "/%s/%s/%s" % (app, name, file)
+
+    def hls_url(self, name="cam", app="live", file="index.m3u8"):
+        return "http://%s:%d%s" % (HOST, self.http_port, self.hls_path(name, app, file))
+
     def log_text(self):
         try:
             return self.log_path.read_text("utf-8", "replace")
@@ -806,3 +812,190 @@ class E2ETestCase(unittest.TestCase):
         self.assertFalse(back, "video pts not strictly increasing: %s" % back[:5])
         self.assertIsNotNone(vol, "volumedetect printed no mean_volume")
         self.assertGreater(vol, -60.0, "audio is silent")
+
+
+# ---------------------------------------------------------------- HLS: HTTP GET, playlists, MPEG-TS
+
+def http_get(port, path, timeout=10.0):
+    """A whole GET (Connection: close, `path` sent as is): (status, headers with lower-case
+    keys, body, seconds until the response was complete). The body ends at Content-Length
+    or at the server's close."""
+    t0 = time.monotonic()
+    with socket.create_connection((HOST, port), timeout=timeout) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
+                   % (path, HOST, port)).encode())
+        buf = b""
+        deadline = t0 + timeout
+        status, headers, body = None, {}, b""
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(1 << 20)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            if status is None and b"\r\n\r\n" in buf:
+                status, headers, body = parse_response_head(buf)
+            elif status is not None:
+                body += chunk
+            if status is not None and "content-length" in headers \
+                    and len(body) >= int(headers["content-length"]):
+                break
+    if status is None:
+        status, headers, body = parse_response_head(buf)
+    return status, headers, body, time.monotonic() - t0
+
+
+def fetch_playlist(port, path, timeout=10.0):
+    """GET of an .m3u8: (status, headers, Playlist or None unless 200, seconds)."""
+    status, headers, body, elapsed = http_get(port, path, timeout)
+    pl = Playlist(body.decode("utf-8", "replace")) if status == 200 else None
+    return status, headers, pl, elapsed
+
+
+class Playlist:
+    """An HLS media playlist: header tags and, per segment, its duration, URI, whether a
+    #EXT-X-DISCONTINUITY precedes it and its #EXT-X-PROGRAM-DATE-TIME (or None)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        self.tags = {}
+        self.segments = []
+        pending = {"disc": False, "pdt": None, "dur": None}
+        for ln in self.lines:
+            if ln.startswith("#EXTINF:"):
+                pending["dur"] = float(ln[8:].split(",")[0])
+            elif ln == "#EXT-X-DISCONTINUITY":
+                pending["disc"] = True
+            elif ln.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+                pending["pdt"] = ln.split(":", 1)[1]
+            elif ln.startswith("#"):
+                k, _, v = ln.partition(":")
+                self.tags[k] = v
+            else:
+                self.segments.append(dict(pending, uri=ln))
+                pending = {"disc": False, "pdt": None, "dur": None}
+
+    def tag_int(self, name):
+        return int(self.tags[name]) if name in self.tags else None
+
+    @property
+    def media_sequence(self):
+        return self.tag_int("#EXT-X-MEDIA-SEQUENCE")
+
+    @property
+    def durations(self):
+        return [s["dur"] for s in self.segments]
+
+
+class TsReport:
+    """What one MPEG-TS segment holds, checked packet by packet: `errors` lists every
+    violation (size, sync byte, continuity, tables); pids in order of first appearance;
+    the PMT's streams {pid: stream_type}; per PES stream its count and PTS list (90 kHz);
+    for the first video PES its random_access_indicator and the NAL unit types of its
+    Annex B payload."""
+
+    def __init__(self, data):
+        self.errors, self.pids, self.streams = [], [], {}
+        self.pmt_pid = None
+        self.pes_count, self.pts = {}, {}
+        self.first_video_rai, self.first_video_nals = None, None
+        self.packets = len(data) // 188
+        if len(data) % 188:
+            self.errors.append("size %d is not a multiple of 188" % len(data))
+        cc, first_video = {}, None
+        for i in range(self.packets):
+            p = data[i * 188:(i + 1) * 188]
+            if p[0] != 0x47:
+                self.errors.append("packet %d: sync byte 0x%02x" % (i, p[0]))
+                continue
+            pusi, pid = bool(p[1] & 0x40), ((p[1] & 0x1F) << 8) | p[2]
+            afc, counter = (p[3] >> 4) & 3, p[3] & 0x0F
+            if pid not in self.pids:
+                self.pids.append(pid)
+            off, rai, disc = 4, False, False
+            if afc & 2:
+                alen = p[4]
+                if alen > 0:
+                    disc, rai = bool(p[5] & 0x80), bool(p[5] & 0x40)
+                off = 5 + alen
+            if afc & 1:  # a payload: the counter moves on by one (mod 16)
+                if pid in cc and not disc and counter != (cc[pid] + 1) % 16:
+                    self.errors.append("packet %d: pid %d continuity %d after %d"
+                                       % (i, pid, counter, cc[pid]))
+                cc[pid] = counter
+            if off > 188:
+                self.errors.append("packet %d: adaptation field of %d bytes" % (i, off - 5))
+            payload = p[off:] if afc & 1 else b""
+            if pid == 0 and pusi:
+                self._pat(payload)
+            elif pid == self.pmt_pid and pusi:
+                self._pmt(payload)
+            elif pid in self.streams:
+                if pusi:
+                    self.pes_count[pid] = self.pes_count.get(pid, 0) + 1
+                    pts = _pes_pts(payload)
+                    if pts is not None:
+                        self.pts.setdefault(pid, []).append(pts)
+                if self.streams[pid] in (0x1B, 0x24):
+                    if first_video is None and pusi:
+                        first_video, self.first_video_rai = bytearray(payload), rai
+                    elif first_video is not None and self.first_video_nals is None:
+                        if pusi:
+                            self.first_video_nals = _annexb_nal_types(_pes_body(first_video))
+                        else:
+                            first_video += payload
+        if first_video is not None and self.first_video_nals is None:
+            self.first_video_nals = _annexb_nal_types(_pes_body(first_video))
+
+    def _section(self, payload, table_id):
+        if not payload or len(payload) < 1 + payload[0] + 8:
+            self.errors.append("short PSI section")
+            return None
+        sec = payload[1 + payload[0]:]
+        if sec[0] != table_id:
+            self.errors.append("table id %d, expected %d" % (sec[0], table_id))
+            return None
+        length = ((sec[1] & 0x0F) << 8) | sec[2]
+        return sec[8:3 + length - 4]  # after the fixed header, before the CRC
+
+    def _pat(self, payload):
+        body = self._section(payload, 0)
+        for j in range(0, len(body or b"") - 3, 4):
+            if int.from_bytes(body[j:j + 2], "big") != 0:
+                self.pmt_pid = int.from_bytes(body[j + 2:j + 4], "big") & 0x1FFF
+
+    def _pmt(self, payload):
+        body = self._section(payload, 2)
+        if body is None:
+            return
+        j = 4 + (int.from_bytes(body[2:4], "big") & 0x0FFF)
+        while j + 5 <= len(body):
+            self.streams[int.from_bytes(body[j + 1:j + 3], "big") & 0x1FFF] = body[j]
+            j += 5 + (int.from_bytes(body[j + 3:j + 5], "big") & 0x0FFF)
+
+    def stream_pid(self, stream_type):
+        return next((pid for pid, t in self.streams.items() if t == stream_type), None)
+
+
+def _pes_body(pes):
+    return bytes(pes[9 + pes[8]:]) if len(pes) >= 9 and pes[:3] == b"\0\0\1" else b""
+
+
+def _pes_pts(pes):
+    if len(pes) < 14 or pes[:3] != b"\0\0\1" or not pes[7] & 0x80:
+        return None
+    b = pes[9:14]
+    return (((b[0] >> 1) & 7) << 30) | (b[1] << 22) | ((b[2] >> 1) << 15) | (b[3] << 7) \
+        | (b[4] >> 1)
+
+
+def _annexb_nal_types(data):
+    """H.264 NAL unit types after each 00 00 01 start code, in order."""
+    types, i = [], data.find(b"\0\0\1")
+    while 0 <= i < len(data) - 3 and len(types) < 64:
+        types.append(data[i + 3] & 0x1F)
+        i = data.find(b"\0\0\1", i + 3)
+    return types
