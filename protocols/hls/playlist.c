@@ -19,7 +19,11 @@ static int64_t ticks_to_ms(int64_t ticks)
 int sl_hls_target_duration(int target_s, int64_t max_duration_ts)
 {
     int64_t ms = ticks_to_ms(max_duration_ts);
-    int64_t s = ms / 1000 + (ms % 1000 != 0);
+    /* RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer must not exceed
+     * the target. Rounding up instead would let a segment a few milliseconds long
+     * (audio after the last keyframe) raise the target, which a live playlist must
+     * never change (6.2.1). */
+    int64_t s = ms / 1000 + (ms % 1000 >= 500);
     if (s > INT_MAX) s = INT_MAX;
     return SL_MAX(target_s, (int)s);
 }

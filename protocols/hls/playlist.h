@@ -3,11 +3,10 @@
  * Durations are printed from 90 kHz ticks rounded to the nearest millisecond with
  * integer arithmetic ("2.000", "6.040"), so no float rounding ever shows.
  *
- * EXT-X-TARGETDURATION is max(configured seconds, ceil of the longest printed
- * duration). RFC 8216 4.3.3.1 only asks for every duration rounded to the nearest
- * integer to be <= target; the ceiling satisfies that and also the stricter reading
- * (duration <= target) of older players and validators, at the cost of a larger
- * target when a segment overruns by a few milliseconds.
+ * EXT-X-TARGETDURATION is max(configured seconds, the longest printed duration
+ * rounded to the nearest integer), as RFC 8216 4.3.3.1 asks. Rounding up would let a
+ * segment that overruns by a few milliseconds raise the target, and a live playlist
+ * must never change it (6.2.1).
  */
 #ifndef SLUICE_PROTOCOLS_HLS_PLAYLIST_H
 #define SLUICE_PROTOCOLS_HLS_PLAYLIST_H

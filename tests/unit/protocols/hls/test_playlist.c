@@ -52,14 +52,17 @@ static void test_target_duration(void **state)
     (void)state;
     assert_int_equal(sl_hls_target_duration(2, 0), 2);
     assert_int_equal(sl_hls_target_duration(2, 2 * SEC), 2);
-    /* 2.4 s and 6.04 s: the ceiling, never less than any duration. */
-    assert_int_equal(sl_hls_target_duration(2, 216000), 3);
-    assert_int_equal(sl_hls_target_duration(2, 543600), 7);
+    /* 2.4 s and 6.04 s round to 2 and 6 (RFC 8216 4.3.3.1); 2.5 s and 6.5 s up. */
+    assert_int_equal(sl_hls_target_duration(2, 216000), 2);
+    assert_int_equal(sl_hls_target_duration(2, 543600), 6);
+    assert_int_equal(sl_hls_target_duration(2, 225000), 3);
+    assert_int_equal(sl_hls_target_duration(2, 585000), 7);
     assert_int_equal(sl_hls_target_duration(10, 543600), 10);
     assert_int_equal(sl_hls_target_duration(6, 6 * SEC), 6);
-    /* Computed on the printed millisecond value: 2000.49 ms prints 2.000. */
-    assert_int_equal(sl_hls_target_duration(2, 180044), 2);
-    assert_int_equal(sl_hls_target_duration(2, 180045), 3);
+    /* Computed on the printed millisecond value: 2499.49 ms prints 2.499, 2499.5 ms
+     * prints 2.500. */
+    assert_int_equal(sl_hls_target_duration(2, 224954), 2);
+    assert_int_equal(sl_hls_target_duration(2, 224955), 3);
     assert_int_equal(sl_hls_target_duration(2, -SEC), 2);
     assert_int_equal(sl_hls_target_duration(0, INT64_MAX), INT32_MAX);
 }
@@ -176,7 +179,7 @@ static void test_live_durations_and_dates_exact(void **state)
     assert_live(&w, 2,
                 "#EXTM3U\n"
                 "#EXT-X-VERSION:3\n"
-                "#EXT-X-TARGETDURATION:101\n"
+                "#EXT-X-TARGETDURATION:100\n"
                 "#EXT-X-MEDIA-SEQUENCE:18446744073709551612\n"
                 "#EXT-X-PROGRAM-DATE-TIME:2000-02-29T23:59:59.999Z\n"
                 "#EXTINF:2.001,\n"
@@ -242,7 +245,7 @@ static void test_vod_event_then_finished(void **state)
     assert_text(&out, "#EXTM3U\n"
                       "#EXT-X-VERSION:3\n"
                       "#EXT-X-PLAYLIST-TYPE:EVENT\n"
-                      "#EXT-X-TARGETDURATION:3\n"
+                      "#EXT-X-TARGETDURATION:2\n"
                       "#EXT-X-MEDIA-SEQUENCE:0\n"
                       "#EXT-X-PROGRAM-DATE-TIME:2026-11-21T10:00:00.000Z\n"
                       "#EXTINF:2.000,\n"
@@ -259,7 +262,7 @@ static void test_vod_event_then_finished(void **state)
     assert_text(&out, "#EXTM3U\n"
                       "#EXT-X-VERSION:3\n"
                       "#EXT-X-PLAYLIST-TYPE:VOD\n"
-                      "#EXT-X-TARGETDURATION:7\n"
+                      "#EXT-X-TARGETDURATION:6\n"
                       "#EXT-X-MEDIA-SEQUENCE:0\n"
                       "#EXT-X-PROGRAM-DATE-TIME:2026-11-21T10:00:00.000Z\n"
                       "#EXTINF:2.000,\n"
