@@ -35,6 +35,7 @@ struct sl_stream {
 
     sl_list_t subscribers;
     size_t subscriber_count;
+    void *outputs[SL_OUTPUT_COUNT];
     uint64_t frames_in;
     int64_t last_dts;
 };
@@ -93,11 +94,14 @@ static sl_stream_t *find_stream(sl_hub_t *hub, const char *key)
     return NULL;
 }
 
+sl_stream_t *sl_hub_find(sl_hub_t *hub, const char *key) { return find_stream(hub, key); }
+
 static log_entry_t *entry_at(const sl_stream_t *s, uint64_t seq) { return &s->ring[seq & s->mask]; }
 
 static void stream_free(sl_stream_t *s)
 {
     SL_INFO("stream %s freed", s->key);
+    for (int i = 0; i < SL_OUTPUT_COUNT; i++) assert(s->outputs[i] == NULL);
     for (uint64_t seq = s->head; seq < s->tail; seq++) sl_frame_unref(entry_at(s, seq)->frame);
     sl_frame_unref(s->metadata);
     sl_frame_unref(s->video_config);
@@ -371,6 +375,9 @@ void sl_subscriber_detach(sl_subscriber_t *sub)
     s->subscriber_count--;
     stream_free_if_unused(s);
 }
+
+void *sl_stream_get_output(const sl_stream_t *s, sl_output_kind_t kind) { return s->outputs[kind]; }
+void sl_stream_set_output(sl_stream_t *s, sl_output_kind_t kind, void *output) { s->outputs[kind] = output; }
 
 const char *sl_stream_key(const sl_stream_t *s) { return s->key; }
 bool sl_stream_has_video(const sl_stream_t *s) { return s->has_video; }

@@ -49,6 +49,7 @@ enum sl_frame_flags {
 typedef enum sl_enc_kind {
     SL_ENC_FLV_TAG = 0, /* full FLV tag: 11-byte header, body, 4-byte previous size */
     SL_ENC_RTMP,        /* chunked RTMP message; enc_param = chunk size */
+    SL_ENC_RTP,         /* length-prefixed RTP packets of the stream's RTSP output */
     SL_ENC_COUNT
 } sl_enc_kind_t;
 

@@ -93,6 +93,9 @@ int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms) SL_MUST_CHECK
  * sl_subscriber_eof; the stream is freed with its last subscriber. */
 void sl_stream_unpublish(sl_stream_t *s);
 
+/* The live stream `key` (borrowed), or NULL when nobody publishes it. */
+sl_stream_t *sl_hub_find(sl_hub_t *hub, const char *key);
+
 /* Attaches a subscriber to the live stream `key`: it starts with the metadata, the
  * codec configs and the GOP cache. SL_ERR_NOT_FOUND when nobody publishes it. */
 int sl_hub_subscribe(sl_hub_t *hub, const char *key, sl_subscriber_t *sub,
@@ -104,6 +107,16 @@ sl_frame_t *sl_subscriber_next(sl_subscriber_t *sub);
 bool sl_subscriber_eof(const sl_subscriber_t *sub);
 /* Detaches (idempotent); the stream is freed if it was the last user. */
 void sl_subscriber_detach(sl_subscriber_t *sub);
+
+/* Per-format shared outputs a protocol attaches to a stream (RTP packetizers shared
+ * by every RTSP player, say). The hub only stores the pointer; its owner frees it
+ * and clears the slot before the stream can go. */
+typedef enum sl_output_kind {
+    SL_OUTPUT_RTSP = 0,
+    SL_OUTPUT_COUNT
+} sl_output_kind_t;
+void *sl_stream_get_output(const sl_stream_t *s, sl_output_kind_t kind);
+void sl_stream_set_output(sl_stream_t *s, sl_output_kind_t kind, void *output);
 
 const char *sl_stream_key(const sl_stream_t *s);
 bool sl_stream_has_video(const sl_stream_t *s);
