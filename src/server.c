@@ -1,6 +1,7 @@
 #include "sluice/server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocols/hls/hls.h"
@@ -79,6 +80,39 @@ void sl_tcp_peer_name(const uv_tcp_t *tcp, char *out, size_t len)
         }
     }
     snprintf(out, len, "%s:%d", ip, port);
+}
+
+/* One listening socket of a protocol module. */
+typedef struct listener {
+    sl_conn_t conn;
+    sl_server_t *srv;
+    uv_tcp_t tcp;
+} listener_t;
+
+static void on_listener_closed(uv_handle_t *h) { free(sl_container_of(h, listener_t, tcp)); }
+
+static void close_listener(sl_conn_t *c)
+{
+    listener_t *l = sl_container_of(c, listener_t, conn);
+    sl_server_remove_listener(l->srv, c);
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+}
+
+int sl_server_listen(sl_server_t *srv, const sl_listen_list_t *list, const char *name,
+                     uv_connection_cb on_connection)
+{
+    for (int i = 0; i < list->count; i++) {
+        listener_t *l = calloc(1, sizeof(*l));
+        if (l == NULL) return SL_ERR_NOMEM;
+        l->srv = srv;
+        l->conn.close = close_listener;
+        uv_tcp_init(srv->loop, &l->tcp);
+        l->tcp.data = srv;
+        sl_server_add_listener(srv, &l->conn);
+        if (sl_tcp_listen(&l->tcp, &list->addr[i], on_connection) != SL_OK) return SL_ERR_IO;
+        SL_INFO("%s: listening on %s:%u", name, list->addr[i].host, list->addr[i].port);
+    }
+    return SL_OK;
 }
 
 static void on_signal(uv_signal_t *sig, int signum)

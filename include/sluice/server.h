@@ -63,6 +63,11 @@ void sl_server_remove_listener(sl_server_t *srv, sl_conn_t *c);
 /* Binds a TCP listener to addr ("host:port", v4 or v6) with backlog 511. Logs and
  * returns SL_ERR_IO on failure. */
 int sl_tcp_listen(uv_tcp_t *tcp, const sl_listen_addr_t *addr, uv_connection_cb cb) SL_MUST_CHECK;
+/* Listens on every address of `list` for protocol `name` (for logs); each listening
+ * handle's data is srv, so on_connection finds the server, and the server closes the
+ * listeners on shutdown. */
+int sl_server_listen(sl_server_t *srv, const sl_listen_list_t *list, const char *name,
+                     uv_connection_cb on_connection) SL_MUST_CHECK;
 /* "ip:port" of the peer of a connected TCP handle. */
 void sl_tcp_peer_name(const uv_tcp_t *tcp, char *out, size_t len);
 

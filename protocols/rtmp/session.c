@@ -7,13 +7,6 @@
 #include "protocols/rtmp/session.h"
 #include "sluice/log.h"
 
-/* One listening socket. */
-typedef struct rtmp_listener {
-    sl_conn_t conn;
-    sl_server_t *srv;
-    uv_tcp_t tcp;
-} rtmp_listener_t;
-
 /* Reads land in one shared buffer: libuv calls read_cb right after alloc_cb, and
  * the handshake and chunk reader copy what they keep. */
 static uint8_t read_buf[65536];
@@ -196,8 +189,7 @@ static int session_start(rtmp_session_t *s)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    rtmp_listener_t *l = server->data;
-    sl_server_t *srv = l->srv;
+    sl_server_t *srv = server->data;
     if (status < 0 || srv->stopping) return;
     rtmp_session_t *s = calloc(1, sizeof(*s));
     if (s == NULL) return;
@@ -233,28 +225,7 @@ static void on_connection(uv_stream_t *server, int status)
     SL_INFO("client %llu rtmp connect from %s", (unsigned long long)s->id, s->peer);
 }
 
-static void on_listener_closed(uv_handle_t *h) { free(h->data); }
-
-static void close_listener(sl_conn_t *c)
-{
-    rtmp_listener_t *l = sl_container_of(c, rtmp_listener_t, conn);
-    sl_server_remove_listener(l->srv, c);
-    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-}
-
 int sl_rtmp_start(sl_server_t *srv)
 {
-    const sl_listen_list_t *list = &srv->cfg->rtmp.listen;
-    for (int i = 0; i < list->count; i++) {
-        rtmp_listener_t *l = calloc(1, sizeof(*l));
-        if (l == NULL) return SL_ERR_NOMEM;
-        l->srv = srv;
-        l->conn.close = close_listener;
-        uv_tcp_init(srv->loop, &l->tcp);
-        l->tcp.data = l;
-        sl_server_add_listener(srv, &l->conn);
-        if (sl_tcp_listen(&l->tcp, &list->addr[i], on_connection) != SL_OK) return SL_ERR_IO;
-        SL_INFO("rtmp: listening on %s:%u", list->addr[i].host, list->addr[i].port);
-    }
-    return SL_OK;
+    return sl_server_listen(srv, &srv->cfg->rtmp.listen, "rtmp", on_connection);
 }
