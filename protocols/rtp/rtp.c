@@ -51,7 +51,8 @@ const uint8_t *sl_rtp_next_packet(const uint8_t *buf, size_t len, size_t *pos, s
 
 void sl_rtp_clock_init(sl_rtp_clock_t *c, uint32_t rate)
 {
-    c->rate = rate;
+    /* A rate of 0 (a hostile "a=rtpmap:96 H264/0") must not divide by zero later. */
+    c->rate = rate > 0 ? rate : SL_CLOCK_HZ;
     c->started = false;
     c->last = 0;
     c->ticks = 0;
@@ -70,6 +71,7 @@ int64_t sl_rtp_clock_to_hub(sl_rtp_clock_t *c, uint32_t rtp_ts)
 
 uint32_t sl_rtp_ts_from_hub(int64_t hub_ts, uint32_t rate)
 {
+    if (rate == 0) rate = SL_CLOCK_HZ;
     int64_t t = rate == SL_CLOCK_HZ ? hub_ts : hub_ts * (int64_t)rate / SL_CLOCK_HZ;
     return (uint32_t)t;
 }
