@@ -193,6 +193,15 @@ static void mux_frame(hls_stream_t *hs, const sl_frame_t *f)
         if (hs->ts_ready && (f->codec == hs->vcodec || f->codec == hs->acodec)) set_config(hs, f);
         return;
     }
+    /* Video that starts after the audio (an RTSP publisher's first keyframe comes a
+     * GOP late) starts a segment of its own at its first keyframe, so its muxer has
+     * the video track from there on. */
+    if (f->media == SL_MEDIA_VIDEO && (f->flags & SL_FRAME_KEY) && hs->seg_open && hs->vcodec == SL_CODEC_NONE) {
+        int64_t duration = f->dts - hs->cutter.seg_start_ts;
+        sl_hls_cutter_init(&hs->cutter, SL_MS_TO_TS(hs->mod->srv->cfg->hls.segment_duration_ms), true);
+        hs->cutter.closed_duration_ts = duration;
+        close_segment(hs, duration);
+    }
     bool discontinuity;
     if (sl_hls_cutter_should_cut(&hs->cutter, f, &discontinuity)) {
         close_segment(hs, hs->cutter.closed_duration_ts);

@@ -1,0 +1,566 @@
+/* RTSP media: RTP in from publishers (reordered, depacketized, pushed to the hub)
+ * and RTP out to players, from packets made once per stream and shared by all its
+ * players (the "RTSP output" attached to the stream). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <openssl/rand.h>
+
+#include "protocols/rtp/reorder.h"
+#include "protocols/rtp/rtcp.h"
+#include "protocols/rtp/rtp_aac.h"
+#include "protocols/rtp/rtp_h264.h"
+#include "protocols/rtp/rtp_h265.h"
+#include "protocols/rtp/rtp_opus.h"
+#include "protocols/rtp/sdp.h"
+#include "protocols/rtsp/media.h"
+#include "sluice/log.h"
+
+/* Reordering over UDP: how many packets, and how long a gap may hold them. */
+#define REORDER_WINDOW 128
+#define REORDER_DELAY_MS 300
+/* Sender reports to players, per track. */
+#define SR_INTERVAL_MS 5000
+
+static uint64_t unix_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t x = 0;
+    if (RAND_bytes((uint8_t *)&x, sizeof(x)) != 1) x = (uint32_t)unix_us();
+    return x;
+}
+
+/* ---- publishing: RTP in ------------------------------------------------- */
+
+struct rtsp_media_in {
+    rtsp_session_t *s;
+    rtsp_track_t *t;
+    sl_frame_t *config; /* from the SDP, pushed when publishing starts, or NULL */
+    sl_rtp_reorder_t reorder;
+    union {
+        sl_rtp_nal_depacketizer_t nal;
+        sl_rtp_aac_depack_t aac;
+        sl_rtp_opus_depack_t opus;
+    } d;
+};
+
+static int emit_frame(void *arg, sl_frame_t *f)
+{
+    rtsp_media_in_t *in = arg;
+    rtsp_session_t *s = in->s;
+    if (s->stream == NULL) return SL_OK;
+    return sl_stream_push(s->stream, f, uv_now(s->srv->loop));
+}
+
+/* A packet released in order by the reorder buffer. */
+static int depacketize(void *arg, sl_buf_t *pkt, uint32_t lost_before)
+{
+    rtsp_media_in_t *in = arg;
+    sl_rtp_packet_t p;
+    if (sl_rtp_parse(pkt->data, pkt->len, &p) != SL_OK || p.payload_type != in->t->pt) return SL_OK;
+    switch (in->t->codec) {
+    case SL_CODEC_H264: return sl_rtp_h264_depacketize(&in->d.nal, &p, emit_frame, in);
+    case SL_CODEC_H265: return sl_rtp_h265_depacketize(&in->d.nal, &p, emit_frame, in);
+    case SL_CODEC_AAC: return sl_rtp_aac_depack_push(&in->d.aac, &p);
+    case SL_CODEC_OPUS: return sl_rtp_opus_depack_push(&in->d.opus, &p);
+    default: return SL_OK;
+    }
+}
+
+int sl__rtsp_media_in_new(rtsp_session_t *s, rtsp_track_t *t, const rtsp_sdp_media_t *m)
+{
+    rtsp_media_in_t *in = calloc(1, sizeof(*in));
+    if (in == NULL) return SL_ERR_NOMEM;
+    in->s = s;
+    in->t = t;
+    int rc = sl_rtp_reorder_init(&in->reorder, REORDER_WINDOW, REORDER_DELAY_MS, depacketize, in);
+    if (rc != SL_OK) {
+        free(in);
+        return rc;
+    }
+    switch (t->codec) {
+    case SL_CODEC_H264:
+        sl_rtp_h264_depacketizer_init(&in->d.nal);
+        if (m->ps_len[1] > 0 && m->ps_len[2] > 0)
+            rc = sl_rtp_h264_depacketizer_set_sprop(&in->d.nal, m->ps[1], m->ps_len[1], m->ps[2], m->ps_len[2]);
+        break;
+    case SL_CODEC_H265:
+        sl_rtp_h265_depacketizer_init(&in->d.nal);
+        if (m->ps_len[0] > 0 && m->ps_len[1] > 0 && m->ps_len[2] > 0)
+            rc = sl_rtp_h265_depacketizer_set_sprop(&in->d.nal, m->ps[0], m->ps_len[0], m->ps[1], m->ps_len[1],
+                                                    m->ps[2], m->ps_len[2]);
+        break;
+    case SL_CODEC_AAC: rc = sl_rtp_aac_depack_init(&in->d.aac, &m->aac, emit_frame, in); break;
+    case SL_CODEC_OPUS: sl_rtp_opus_depack_init(&in->d.opus, emit_frame, in); break;
+    default: rc = SL_ERR_UNSUPPORTED;
+    }
+    if (rc != SL_OK) {
+        sl_rtp_reorder_free(&in->reorder);
+        free(in);
+        return rc;
+    }
+    t->in = in;
+    return SL_OK;
+}
+
+static void media_in_free(rtsp_track_t *t)
+{
+    rtsp_media_in_t *in = t->in;
+    if (in == NULL) return;
+    sl_rtp_reorder_free(&in->reorder);
+    sl_frame_unref(in->config);
+    if (t->codec == SL_CODEC_H264 || t->codec == SL_CODEC_H265) sl_rtp_h264_depacketizer_free(&in->d.nal);
+    if (t->codec == SL_CODEC_AAC) sl_rtp_aac_depack_free(&in->d.aac);
+    free(in);
+    t->in = NULL;
+}
+
+int sl__rtsp_on_rtp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len)
+{
+    if (s->state != RTSP_RECORDING || t->in == NULL) return SL_OK;
+    uint64_t now = uv_now(s->srv->loop);
+    int rc = sl_rtp_reorder_push(&t->in->reorder, data, len, now);
+    if (rc == SL_OK) rc = sl_rtp_reorder_poll(&t->in->reorder, now);
+    /* A malformed packet is dropped, not fatal: UDP brings all sorts. */
+    return rc == SL_ERR_PROTO ? SL_OK : rc;
+}
+
+void sl__rtsp_on_rtcp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len)
+{
+    /* Receiver reports keep a player's session alive (the caller noted the
+     * activity); their statistics are not used yet. */
+    (void)s;
+    (void)t;
+    (void)data;
+    (void)len;
+}
+
+int sl__rtsp_start_publish(rtsp_session_t *s)
+{
+    int rc = sl_hub_publish(s->srv->hub, s->key, &s->stream);
+    if (rc != SL_OK) return rc;
+    s->state = RTSP_RECORDING;
+    /* The SDP's codec configs go first, so every output knows every track before
+     * the first media frame (RTP brings configs in-band only with the media). */
+    for (int i = 0; i < s->track_count && rc == SL_OK; i++) {
+        rtsp_media_in_t *in = s->tracks[i].in;
+        if (in != NULL && in->config != NULL) rc = sl_stream_push(s->stream, in->config, uv_now(s->srv->loop));
+    }
+    return rc;
+}
+
+/* ---- playing: one shared RTP output per stream ------------------------------ */
+
+typedef struct output_track {
+    uint8_t codec;
+    uint8_t pt;
+    uint32_t ssrc;
+    uint32_t clock;
+    union {
+        sl_rtp_nal_packetizer_t nal;
+        sl_rtp_aac_packer_t aac;
+        sl_rtp_opus_packer_t opus;
+    } p;
+} output_track_t;
+
+typedef struct rtsp_output rtsp_output_t;
+struct rtsp_output {
+    sl_server_t *srv;
+    sl_stream_t *stream;
+    sl_subscriber_t sub;
+    sl_deferred_t work;
+    int players;
+    output_track_t track[2]; /* by media: SL_MEDIA_VIDEO, SL_MEDIA_AUDIO */
+};
+
+static int packetize(output_track_t *ot, const sl_frame_t *f, sl_bytes_t *out)
+{
+    switch (ot->codec) {
+    case SL_CODEC_H264: return sl_rtp_h264_packetize(&ot->p.nal, f, out);
+    case SL_CODEC_H265: return sl_rtp_h265_packetize(&ot->p.nal, f, out);
+    case SL_CODEC_AAC: return sl_rtp_aac_packetize(&ot->p.aac, f, out);
+    case SL_CODEC_OPUS: return sl_rtp_opus_packetize(&ot->p.opus, f, out);
+    default: return SL_ERR_UNSUPPORTED;
+    }
+}
+
+/* Packetizes every frame the stream logged since the last call, in order, so the
+ * sequence numbers of the shared packets follow the stream. */
+static void output_catch_up(rtsp_output_t *o)
+{
+    sl_frame_t *f;
+    sl_bytes_t out;
+    sl_bytes_init(&out);
+    while ((f = sl_subscriber_next(&o->sub)) != NULL) {
+        if (f->media > SL_MEDIA_AUDIO || o->track[f->media].codec != f->codec) continue;
+        out.len = 0;
+        if (packetize(&o->track[f->media], f, &out) != SL_OK || out.len == 0) continue;
+        sl_buf_t *b = sl_buf_from(out.data, out.len);
+        if (b != NULL) sl_frame_enc_set(f, SL_ENC_RTP, 0, b);
+    }
+    sl_bytes_free(&out);
+}
+
+static void run_output(sl_deferred_t *d)
+{
+    output_catch_up(sl_container_of(d, rtsp_output_t, work));
+}
+
+static void on_output_ready(sl_subscriber_t *sub)
+{
+    rtsp_output_t *o = sl_container_of(sub, rtsp_output_t, sub);
+    sl_server_defer(o->srv, &o->work);
+}
+
+/* The output runs every loop turn, so it cannot fall behind; if it ever did, its
+ * players would stop getting packets and end by their own limits. */
+static void on_output_too_slow(sl_subscriber_t *sub) { (void)sub; }
+
+static const sl_subscriber_ops_t output_ops = {.on_ready = on_output_ready, .on_too_slow = on_output_too_slow};
+
+static int output_track_init(output_track_t *ot, const sl_frame_t *config, uint8_t pt)
+{
+    ot->codec = config->codec;
+    ot->pt = pt;
+    ot->ssrc = random_u32();
+    uint16_t seq = (uint16_t)random_u32();
+    switch (config->codec) {
+    case SL_CODEC_H264:
+        ot->clock = SL_RTP_VIDEO_RATE;
+        sl_rtp_h264_packetizer_init(&ot->p.nal, pt, ot->ssrc, seq, SL_RTP_DEFAULT_MTU);
+        return sl_rtp_h264_packetizer_set_config(&ot->p.nal, config);
+    case SL_CODEC_H265:
+        ot->clock = SL_RTP_VIDEO_RATE;
+        sl_rtp_h265_packetizer_init(&ot->p.nal, pt, ot->ssrc, seq, SL_RTP_DEFAULT_MTU);
+        return sl_rtp_h265_packetizer_set_config(&ot->p.nal, config);
+    case SL_CODEC_AAC: {
+        int rc = sl_rtp_aac_packer_init(&ot->p.aac, config->data, config->len, pt, ot->ssrc, seq, 0);
+        ot->clock = ot->p.aac.rate;
+        return rc;
+    }
+    case SL_CODEC_OPUS:
+        ot->clock = SL_RTP_OPUS_RATE;
+        sl_rtp_opus_packer_init(&ot->p.opus, pt, ot->ssrc, seq);
+        return SL_OK;
+    default: ot->codec = SL_CODEC_NONE; return SL_ERR_UNSUPPORTED;
+    }
+}
+
+static void output_track_free(output_track_t *ot)
+{
+    if (ot->codec == SL_CODEC_H264 || ot->codec == SL_CODEC_H265) sl_rtp_h264_packetizer_free(&ot->p.nal);
+    ot->codec = SL_CODEC_NONE;
+}
+
+static rtsp_output_t *output_get(rtsp_session_t *s, sl_stream_t *stream)
+{
+    rtsp_output_t *o = sl_stream_get_output(stream, SL_OUTPUT_RTSP);
+    if (o != NULL) return o;
+    o = calloc(1, sizeof(*o));
+    if (o == NULL) return NULL;
+    o->srv = s->srv;
+    o->stream = stream;
+    sl_list_init(&o->work.link);
+    o->work.run = run_output;
+    const sl_frame_t *vc = sl_stream_video_config(stream), *ac = sl_stream_audio_config(stream);
+    if (vc != NULL && output_track_init(&o->track[SL_MEDIA_VIDEO], vc, SL_RTSP_PT_VIDEO) != SL_OK)
+        output_track_free(&o->track[SL_MEDIA_VIDEO]);
+    if (ac != NULL && output_track_init(&o->track[SL_MEDIA_AUDIO], ac, SL_RTSP_PT_AUDIO) != SL_OK)
+        output_track_free(&o->track[SL_MEDIA_AUDIO]);
+    if (sl_hub_subscribe(s->srv->hub, sl_stream_key(stream), &o->sub, &output_ops, uv_now(s->srv->loop)) != SL_OK) {
+        free(o);
+        return NULL;
+    }
+    sl_stream_set_output(stream, SL_OUTPUT_RTSP, o);
+    return o;
+}
+
+/* The last player of a stream has gone: so does its output. The slot is cleared
+ * before the output's subscriber leaves, because that may free the stream. */
+static void output_release(rtsp_output_t *o)
+{
+    if (--o->players > 0) return;
+    sl_stream_set_output(o->stream, SL_OUTPUT_RTSP, NULL);
+    sl_server_cancel(&o->work);
+    output_track_free(&o->track[SL_MEDIA_VIDEO]);
+    output_track_free(&o->track[SL_MEDIA_AUDIO]);
+    sl_subscriber_detach(&o->sub);
+    free(o);
+}
+
+static void on_player_ready(sl_subscriber_t *sub)
+{
+    sl__rtsp_schedule_flush(sl_container_of(sub, rtsp_session_t, sub));
+}
+
+static void on_player_too_slow(sl_subscriber_t *sub)
+{
+    rtsp_session_t *s = sl_container_of(sub, rtsp_session_t, sub);
+    sl__rtsp_close(s, "too slow: queue limit exceeded");
+}
+
+static const sl_subscriber_ops_t player_ops = {.on_ready = on_player_ready, .on_too_slow = on_player_too_slow};
+
+int sl__rtsp_start_play(rtsp_session_t *s)
+{
+    sl_stream_t *stream = sl_hub_find(s->srv->hub, s->key);
+    if (stream == NULL) return SL_ERR_NOT_FOUND;
+    rtsp_output_t *o = output_get(s, stream);
+    if (o == NULL) return SL_ERR_NOMEM;
+    o->players++;
+    int rc = sl_hub_subscribe(s->srv->hub, s->key, &s->sub, &player_ops, uv_now(s->srv->loop));
+    if (rc != SL_OK) {
+        output_release(o);
+        return rc;
+    }
+    s->output = o;
+    s->subscribed = true;
+    s->state = RTSP_PLAYING;
+    return SL_OK;
+}
+
+void sl__rtsp_stop_media(rtsp_session_t *s)
+{
+    if (s->state == RTSP_RECORDING && s->stream != NULL) {
+        for (int i = 0; i < s->track_count; i++)
+            if (s->tracks[i].in != NULL) (void)sl_rtp_reorder_flush(&s->tracks[i].in->reorder);
+        SL_INFO("client %llu rtsp unpublish %s", (unsigned long long)s->id, s->key);
+        sl_stream_unpublish(s->stream);
+        s->stream = NULL;
+        s->state = RTSP_READY_RECORD;
+    }
+    if (s->subscribed) {
+        sl_subscriber_detach(&s->sub);
+        output_release(s->output);
+        s->output = NULL;
+        s->subscribed = false;
+        s->state = RTSP_READY_PLAY;
+    }
+}
+
+void sl__rtsp_free_tracks(rtsp_session_t *s)
+{
+    for (int i = 0; i < s->track_count; i++) {
+        media_in_free(&s->tracks[i]);
+        sl__rtsp_udp_close(&s->tracks[i]);
+    }
+    memset(s->tracks, 0, sizeof(s->tracks));
+    s->track_count = 0;
+}
+
+/* The player's track for frames of `media`, if it set it up. */
+static rtsp_track_t *player_track(rtsp_session_t *s, uint8_t media)
+{
+    for (int i = 0; i < s->track_count; i++)
+        if (s->tracks[i].media == media && s->tracks[i].setup) return &s->tracks[i];
+    return NULL;
+}
+
+/* Over TCP each packet gets its '$' header: 4 bytes per packet, in one small buffer
+ * per frame, next to the shared packet bytes. */
+static int add_interleaved(rtsp_session_t *s, rtsp_track_t *t, sl_buf_t *packets)
+{
+    size_t pos = 0, n = 0, len;
+    while (sl_rtp_next_packet(packets->data, packets->len, &pos, &len) != NULL) n++;
+    sl_buf_t *heads = sl_buf_new(4 * n);
+    if (heads == NULL) return SL_ERR_NOMEM;
+    heads->len = 4 * n;
+    int rc = SL_OK;
+    pos = 0;
+    for (size_t i = 0; i < n && rc == SL_OK; i++) {
+        const uint8_t *p = sl_rtp_next_packet(packets->data, packets->len, &pos, &len);
+        uint8_t *h = heads->data + 4 * i;
+        h[0] = '$';
+        h[1] = t->channel;
+        sl_wr_be16(h + 2, (uint16_t)len);
+        rc = sl_iobatch_add(&s->batch, heads, h, 4);
+        if (rc == SL_OK) rc = sl_iobatch_add(&s->batch, packets, p, len);
+    }
+    sl_buf_unref(heads);
+    return rc;
+}
+
+static void count_sent(rtsp_track_t *t, const sl_buf_t *packets)
+{
+    size_t pos = 0, len;
+    const uint8_t *p;
+    while ((p = sl_rtp_next_packet(packets->data, packets->len, &pos, &len)) != NULL) {
+        t->packets++;
+        t->octets += (uint32_t)(len - SL_RTP_HEADER_LEN);
+        t->last_rtp_ts = sl_rd_be32(&(sl_reader_t){.p = p + 4, .end = p + 8});
+    }
+    t->last_send_us = unix_us();
+}
+
+/* A sender report per track every few seconds, so players can line audio up with
+ * video (RFC 3550 6.4.1). */
+static int send_reports(rtsp_session_t *s)
+{
+    uint64_t now = uv_now(s->srv->loop);
+    if (now - s->last_report_ms < SR_INTERVAL_MS) return SL_OK;
+    s->last_report_ms = now;
+    int rc = SL_OK;
+    for (int i = 0; i < s->track_count && rc == SL_OK; i++) {
+        rtsp_track_t *t = &s->tracks[i];
+        if (!t->setup || t->packets == 0) continue;
+        sl_rtcp_sender_info_t si = {.ntp = sl_rtcp_ntp_from_unix_us(t->last_send_us), .rtp_ts = t->last_rtp_ts,
+                                    .packet_count = t->packets, .octet_count = t->octets};
+        sl_bytes_t rtcp;
+        sl_bytes_init(&rtcp);
+        rc = sl_rtcp_build_sr_sdes(&rtcp, s->output->track[t->media].ssrc, &si, NULL, "sluice", 6);
+        if (rc == SL_OK && t->tcp) {
+            uint8_t h[4] = {'$', (uint8_t)(t->channel + 1)};
+            sl_wr_be16(h + 2, (uint16_t)rtcp.len);
+            rc = sl_bytes_append(&s->out, h, 4);
+            if (rc == SL_OK) rc = sl_bytes_append(&s->out, rtcp.data, rtcp.len);
+        } else if (rc == SL_OK) {
+            rc = sl__rtsp_udp_send(t, true, rtcp.data, rtcp.len);
+        }
+        sl_bytes_free(&rtcp);
+    }
+    return rc;
+}
+
+int sl__rtsp_take_packets(rtsp_session_t *s)
+{
+    output_catch_up(s->output);
+    sl_frame_t *f;
+    int rc = SL_OK;
+    while (rc == SL_OK && (f = sl_subscriber_next(&s->sub)) != NULL) {
+        sl_buf_t *packets = sl_frame_enc_get(f, SL_ENC_RTP, 0);
+        rtsp_track_t *t = packets != NULL ? player_track(s, f->media) : NULL;
+        if (t == NULL) continue;
+        if (t->tcp) {
+            rc = add_interleaved(s, t, packets);
+        } else {
+            size_t pos = 0, len;
+            const uint8_t *p;
+            while (rc == SL_OK && (p = sl_rtp_next_packet(packets->data, packets->len, &pos, &len)) != NULL)
+                rc = sl__rtsp_udp_send(t, false, p, len);
+        }
+        count_sent(t, packets);
+    }
+    return rc == SL_OK ? send_reports(s) : rc;
+}
+
+/* ---- tracks from an SDP (ANNOUNCE) or from a stream (DESCRIBE) -------------- */
+
+/* The parameter sets of a config record, as sprop values would give them. */
+static void media_from_config(rtsp_sdp_media_t *m, const sl_sdp_media_t *sm, uint8_t pt, sl_codec_t codec)
+{
+    sl_bytes_t units;
+    sl_bytes_init(&units);
+    static const char *const keys[2][3] = {{NULL, "sprop-parameter-sets", NULL}, {"sprop-vps", "sprop-sps", "sprop-pps"}};
+    if (codec == SL_CODEC_H264) {
+        /* SPS and PPS come together in sprop-parameter-sets. */
+        const char *v = sl_sdp_fmtp_get(sm, pt, keys[0][1]);
+        if (v != NULL && sl_sdp_sprop_decode(v, &units) == SL_OK) {
+            sl_reader_t r;
+            sl_reader_init(&r, units.data, units.len);
+            for (int i = 1; i <= 2 && sl_reader_left(&r) >= 4; i++) {
+                uint32_t n = sl_rd_be32(&r);
+                const uint8_t *nal = sl_rd_bytes(&r, n);
+                if (nal != NULL && n <= sizeof(m->ps[i])) {
+                    memcpy(m->ps[i], nal, n);
+                    m->ps_len[i] = n;
+                }
+            }
+        }
+    } else if (codec == SL_CODEC_H265) {
+        for (int i = 0; i < 3; i++) {
+            const char *v = sl_sdp_fmtp_get(sm, pt, keys[1][i]);
+            units.len = 0;
+            if (v == NULL || sl_sdp_sprop_decode(v, &units) != SL_OK || units.len < 4) continue;
+            uint32_t n = (uint32_t)units.data[0] << 24 | units.data[1] << 16 | units.data[2] << 8 | units.data[3];
+            if (n <= units.len - 4 && n <= sizeof(m->ps[i])) {
+                memcpy(m->ps[i], units.data + 4, n);
+                m->ps_len[i] = n;
+            }
+        }
+    }
+    sl_bytes_free(&units);
+}
+
+static int track_from_sdp(rtsp_session_t *s, const sl_sdp_media_t *sm)
+{
+    if (sm->pt_count == 0 || s->track_count == RTSP_MAX_TRACKS) return SL_ERR_UNSUPPORTED;
+    uint8_t pt = sm->pts[0];
+    const sl_sdp_rtpmap_t *map = sl_sdp_rtpmap_get(sm, pt);
+    sl_codec_t codec = map != NULL ? sl_sdp_codec_of(map) : SL_CODEC_NONE;
+    if (codec == SL_CODEC_NONE || map->clock == 0) return SL_ERR_UNSUPPORTED;
+    rtsp_track_t *t = &s->tracks[s->track_count];
+    memset(t, 0, sizeof(*t));
+    t->media = codec == SL_CODEC_H264 || codec == SL_CODEC_H265 ? SL_MEDIA_VIDEO : SL_MEDIA_AUDIO;
+    t->codec = (uint8_t)codec;
+    t->pt = pt;
+    t->clock = map->clock;
+    snprintf(t->control, sizeof(t->control), "%s", sm->control != NULL ? sm->control : "");
+    rtsp_sdp_media_t m;
+    memset(&m, 0, sizeof(m));
+    media_from_config(&m, sm, pt, codec);
+    if (codec == SL_CODEC_AAC) {
+        const sl_sdp_fmtp_t *fmtp = sl_sdp_fmtp_of(sm, pt);
+        sl_rtp_aac_params_default(&m.aac);
+        if (fmtp != NULL && sl_rtp_aac_parse_fmtp(fmtp->raw, strlen(fmtp->raw), &m.aac) != SL_OK) return SL_ERR_PROTO;
+        m.aac.clock_rate = map->clock;
+    }
+    int rc = sl__rtsp_media_in_new(s, t, &m);
+    if (rc != SL_OK) return rc;
+    s->track_count++;
+    sl_bytes_t config;
+    sl_bytes_init(&config);
+    sl_codec_t config_codec;
+    if (sl_sdp_media_config(sm, pt, &config_codec, &config) == SL_OK && config.len > 0)
+        t->in->config = sl_frame_copy_of(t->media, codec, SL_FRAME_CONFIG, 0, 0, config.data, config.len);
+    sl_bytes_free(&config);
+    return SL_OK;
+}
+
+int sl__rtsp_tracks_from_sdp(rtsp_session_t *s, const char *text, size_t len)
+{
+    sl_sdp_t *sdp = NULL;
+    int rc = sl_sdp_parse(text, len, &sdp);
+    if (rc != SL_OK) return rc;
+    sl__rtsp_free_tracks(s);
+    for (int i = 0; i < sdp->media_count; i++) {
+        /* A section we cannot take (a data track, an unknown codec) is left out;
+         * the publisher's SETUP of it gets 404. */
+        if (track_from_sdp(s, &sdp->media[i]) != SL_OK)
+            SL_WARN("client %llu rtsp: track %d (%s) not supported, ignored", (unsigned long long)s->id, i,
+                    sdp->media[i].type);
+    }
+    sl_sdp_free(sdp);
+    return s->track_count > 0 ? SL_OK : SL_ERR_UNSUPPORTED;
+}
+
+int sl__rtsp_tracks_from_stream(rtsp_session_t *s, sl_stream_t *stream, sl_bytes_t *sdp)
+{
+    const sl_frame_t *configs[2] = {sl_stream_video_config(stream), sl_stream_audio_config(stream)};
+    static const uint8_t pts[2] = {SL_RTSP_PT_VIDEO, SL_RTSP_PT_AUDIO};
+    sl_sdp_media_desc_t media[2];
+    int n = 0;
+    sl__rtsp_free_tracks(s);
+    for (int i = 0; i < 2; i++) {
+        if (configs[i] == NULL || sl_sdp_media_from_config(configs[i], pts[i], &media[n]) != SL_OK) continue;
+        rtsp_track_t *t = &s->tracks[n];
+        t->media = (uint8_t)i;
+        t->codec = configs[i]->codec;
+        t->pt = pts[i];
+        t->clock = media[n].clock;
+        snprintf(t->control, sizeof(t->control), "trackID=%d", n);
+        media[n].control = t->control;
+        n++;
+    }
+    if (n == 0) return configs[0] == NULL && configs[1] == NULL ? SL_ERR_AGAIN : SL_ERR_UNSUPPORTED;
+    s->track_count = n;
+    sl_sdp_session_desc_t session = {.session_id = random_u32(), .session_version = 1, .origin_addr = "127.0.0.1",
+                                     .name = "sluice", .conn_addr = "0.0.0.0", .control = "*"};
+    return sl_sdp_write(&session, media, n, sdp);
+}

@@ -1,0 +1,245 @@
+/* RTSP requests (RFC 2326): OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, PAUSE,
+ * TEARDOWN, GET_PARAMETER and SET_PARAMETER, with the status codes clients act on. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "protocols/rtsp/session.h"
+#include "sluice/log.h"
+
+#define PUBLIC_METHODS "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
+
+/* The path of an RTSP URL: "rtsp://host:port/live/cam/trackID=0" → "/live/cam/trackID=0". */
+static const char *url_path(const char *target)
+{
+    if (strncmp(target, "rtsp://", 7) != 0 && strncmp(target, "rtsps://", 8) != 0) return target;
+    const char *p = strchr(target + 7, '/');
+    return p != NULL ? p : "/";
+}
+
+/* "/live/cam" (trailing slashes dropped) → key "live/cam"; false if not a valid key. */
+static bool key_of(const char *path, char *key, size_t size)
+{
+    while (*path == '/') path++;
+    size_t n = strlen(path);
+    while (n > 0 && path[n - 1] == '/') n--;
+    if (n == 0 || n >= size) return false;
+    memcpy(key, path, n);
+    key[n] = '\0';
+    return sl_hub_key_valid(key);
+}
+
+static int respond(rtsp_session_t *s, const sl_http_request_t *req, int status)
+{
+    return sl__rtsp_respond(s, req, status, NULL, NULL, NULL, 0);
+}
+
+static int refuse(rtsp_session_t *s, const sl_http_request_t *req, int status, const char *why)
+{
+    SL_WARN("client %llu rtsp %s %s: %d %s: %s", (unsigned long long)s->id, req->method, req->path, status,
+            sl_http_status_text(status), why);
+    return respond(s, req, status);
+}
+
+static int on_options(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    return sl__rtsp_respond(s, req, 200, "Public: " PUBLIC_METHODS "\r\n", NULL, NULL, 0);
+}
+
+static int on_describe(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    char key[SL_STREAM_KEY_MAX];
+    if (s->state != RTSP_INIT && s->state != RTSP_READY_PLAY) return refuse(s, req, 455, "not valid now");
+    if (!key_of(url_path(req->path), key, sizeof(key))) return refuse(s, req, 404, "not a stream name");
+    sl_stream_t *stream = sl_hub_find(s->srv->hub, key);
+    if (stream == NULL) return refuse(s, req, 404, "stream not found");
+    sl_bytes_t sdp;
+    sl_bytes_init(&sdp);
+    int rc = sl__rtsp_tracks_from_stream(s, stream, &sdp);
+    if (rc != SL_OK) {
+        sl_bytes_free(&sdp);
+        return refuse(s, req, rc == SL_ERR_AGAIN ? 404 : 415, rc == SL_ERR_AGAIN ? "no codec config yet" : "codecs RTSP cannot carry");
+    }
+    memcpy(s->key, key, sizeof(key));
+    snprintf(s->query, sizeof(s->query), "%s", req->query);
+    s->state = RTSP_READY_PLAY;
+    char base[SL_HTTP_MAX_PATH + 32];
+    snprintf(base, sizeof(base), "Content-Base: %s/\r\n", req->path);
+    rc = sl__rtsp_respond(s, req, 200, base, "application/sdp", sdp.data, sdp.len);
+    sl_bytes_free(&sdp);
+    return rc;
+}
+
+static int on_announce(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    char key[SL_STREAM_KEY_MAX];
+    if (s->state != RTSP_INIT) return refuse(s, req, 455, "not valid now");
+    if (!key_of(url_path(req->path), key, sizeof(key))) return refuse(s, req, 400, "not a stream name");
+    size_t ct_len;
+    const char *ct = sl_http_header_get(req, "Content-Type", &ct_len);
+    if (ct == NULL || ct_len < 15 || strncasecmp(ct, "application/sdp", 15) != 0)
+        return refuse(s, req, 415, "the body must be application/sdp");
+    int rc = sl__rtsp_tracks_from_sdp(s, (const char *)req->body, req->body_len);
+    if (rc != SL_OK) return refuse(s, req, rc == SL_ERR_UNSUPPORTED ? 415 : 400, "unusable SDP");
+    memcpy(s->key, key, sizeof(key));
+    snprintf(s->query, sizeof(s->query), "%s", req->query);
+    s->state = RTSP_READY_RECORD;
+    return respond(s, req, 200);
+}
+
+/* The track a SETUP URL names: its path ends with the track's control. */
+static rtsp_track_t *find_track(rtsp_session_t *s, const char *path)
+{
+    size_t n = strlen(path);
+    for (int i = 0; i < s->track_count; i++) {
+        const char *control = s->tracks[i].control;
+        const char *tail = strrchr(control, '/') != NULL ? strrchr(control, '/') + 1 : control;
+        size_t m = strlen(tail);
+        if (m > 0 && m < n && strcmp(path + n - m, tail) == 0 && path[n - m - 1] == '/') return &s->tracks[i];
+    }
+    return NULL;
+}
+
+static bool transport_param(const char *transport, size_t len, const char *name, unsigned *a, unsigned *b)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%.*s", (int)SL_MIN(len, sizeof(buf) - 1), transport);
+    for (char *save = NULL, *p = strtok_r(buf, ";", &save); p != NULL; p = strtok_r(NULL, ";", &save)) {
+        while (*p == ' ') p++;
+        size_t k = strlen(name);
+        if (strncmp(p, name, k) == 0 && p[k] == '=') {
+            *b = 0;
+            int got = sscanf(p + k + 1, "%u-%u", a, b);
+            if (got >= 1 && got < 2) *b = *a + 1;
+            return got >= 1;
+        }
+    }
+    return false;
+}
+
+static bool transport_has(const char *transport, size_t len, const char *word)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%.*s", (int)SL_MIN(len, sizeof(buf) - 1), transport);
+    return strstr(buf, word) != NULL;
+}
+
+static void new_session_id(rtsp_session_t *s)
+{
+    if (s->session_id[0]) return;
+    uint8_t r[8];
+    if (RAND_bytes(r, sizeof(r)) != 1) memcpy(r, &s->id, sizeof(r));
+    for (int i = 0; i < 8; i++) snprintf(s->session_id + 2 * i, 3, "%02X", r[i]);
+}
+
+static int on_setup(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    if (s->state != RTSP_READY_PLAY && s->state != RTSP_READY_RECORD) return refuse(s, req, 455, "DESCRIBE or ANNOUNCE first");
+    rtsp_track_t *t = find_track(s, url_path(req->path));
+    if (t == NULL) return refuse(s, req, 404, "no such track");
+    size_t len;
+    const char *transport = sl_http_header_get(req, "Transport", &len);
+    if (transport == NULL) return refuse(s, req, 461, "no Transport header");
+    char reply[256];
+    unsigned a, b;
+    if (len >= 11 && strncmp(transport, "RTP/AVP/TCP", 11) == 0) {
+        if (!transport_param(transport, len, "interleaved", &a, &b)) {
+            a = (unsigned)(t - s->tracks) * 2;
+            b = a + 1;
+        }
+        if (a > 254 || b != a + 1) return refuse(s, req, 461, "bad interleaved channels");
+        t->tcp = true;
+        t->channel = (uint8_t)a;
+        snprintf(reply, sizeof(reply), "Transport: RTP/AVP/TCP;unicast;interleaved=%u-%u\r\n", a, a + 1);
+    } else if (len >= 7 && strncmp(transport, "RTP/AVP", 7) == 0 && !transport_has(transport, len, "multicast")) {
+        if (!transport_param(transport, len, "client_port", &a, &b) || a == 0 || a > 65534)
+            return refuse(s, req, 461, "no client_port");
+        uint16_t server_rtp;
+        if (sl__rtsp_udp_open(s, t, (uint16_t)a, &server_rtp) != SL_OK) return refuse(s, req, 500, "no free UDP port pair");
+        snprintf(reply, sizeof(reply), "Transport: RTP/AVP;unicast;client_port=%u-%u;server_port=%u-%u\r\n", a, a + 1,
+                 server_rtp, server_rtp + 1);
+    } else {
+        return refuse(s, req, 461, "unsupported transport");
+    }
+    t->setup = true;
+    new_session_id(s);
+    return sl__rtsp_respond(s, req, 200, reply, NULL, NULL, 0);
+}
+
+static bool any_track_setup(const rtsp_session_t *s)
+{
+    for (int i = 0; i < s->track_count; i++)
+        if (s->tracks[i].setup) return true;
+    return false;
+}
+
+static int on_play(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    if (s->state == RTSP_PLAYING) return respond(s, req, 200);
+    if (s->state != RTSP_READY_PLAY || !any_track_setup(s)) return refuse(s, req, 455, "SETUP first");
+    int rc = sl__rtsp_start_play(s);
+    if (rc == SL_ERR_NOT_FOUND) return refuse(s, req, 404, "stream not found");
+    if (rc != SL_OK) return refuse(s, req, 500, sl_strerror(rc));
+    SL_INFO("client %llu rtsp play %s", (unsigned long long)s->id, s->key);
+    return sl__rtsp_respond(s, req, 200, "Range: npt=0.000-\r\n", NULL, NULL, 0);
+}
+
+static int on_record(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    if (s->state == RTSP_RECORDING) return respond(s, req, 200);
+    if (s->state != RTSP_READY_RECORD || !any_track_setup(s)) return refuse(s, req, 455, "SETUP first");
+    int rc = sl__rtsp_start_publish(s);
+    if (rc == SL_ERR_BUSY) return refuse(s, req, 403, "stream is already being published");
+    if (rc != SL_OK) return refuse(s, req, 500, sl_strerror(rc));
+    SL_INFO("client %llu rtsp publish %s", (unsigned long long)s->id, s->key);
+    return respond(s, req, 200);
+}
+
+static int on_pause(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    if (s->state == RTSP_PLAYING) {
+        sl__rtsp_stop_media(s);
+        s->state = RTSP_READY_PLAY;
+    }
+    return respond(s, req, 200);
+}
+
+static int on_teardown(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    sl__rtsp_stop_media(s);
+    int rc = respond(s, req, 200);
+    sl__rtsp_free_tracks(s);
+    s->state = RTSP_INIT;
+    s->session_id[0] = '\0';
+    return rc;
+}
+
+/* A request naming another session than ours gets 454. */
+static bool session_matches(const rtsp_session_t *s, const sl_http_request_t *req)
+{
+    size_t len;
+    const char *id = sl_http_header_get(req, "Session", &len);
+    if (id == NULL || !s->session_id[0]) return true;
+    size_t n = strlen(s->session_id);
+    return len >= n && strncmp(id, s->session_id, n) == 0 && (len == n || id[n] == ';');
+}
+
+int sl__rtsp_on_request(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    const char *m = req->method;
+    SL_DEBUG("client %llu rtsp %s %s", (unsigned long long)s->id, m, req->path);
+    if (sl_http_header_get(req, "CSeq", &(size_t){0}) == NULL) return refuse(s, req, 400, "no CSeq");
+    if (!session_matches(s, req)) return refuse(s, req, 454, "unknown session");
+    if (strcmp(m, "OPTIONS") == 0) return on_options(s, req);
+    if (strcmp(m, "DESCRIBE") == 0) return on_describe(s, req);
+    if (strcmp(m, "ANNOUNCE") == 0) return on_announce(s, req);
+    if (strcmp(m, "SETUP") == 0) return on_setup(s, req);
+    if (strcmp(m, "PLAY") == 0) return on_play(s, req);
+    if (strcmp(m, "RECORD") == 0) return on_record(s, req);
+    if (strcmp(m, "PAUSE") == 0) return on_pause(s, req);
+    if (strcmp(m, "TEARDOWN") == 0) return on_teardown(s, req);
+    if (strcmp(m, "GET_PARAMETER") == 0 || strcmp(m, "SET_PARAMETER") == 0) return respond(s, req, 200);
+    return sl__rtsp_respond(s, req, 501, "Public: " PUBLIC_METHODS "\r\n", NULL, NULL, 0);
+}

@@ -1,0 +1,114 @@
+/* Internal to protocols/rtsp: one RTSP connection and its session.
+ * session.c: the libuv glue (TCP, framing of requests and '$' interleaved data,
+ * writes, timeouts); methods.c: the requests; media.c: RTP in (publishing) and out
+ * (playing, from packets shared by every player of a stream); udp.c: UDP pairs. */
+#ifndef SLUICE_RTSP_SESSION_H
+#define SLUICE_RTSP_SESSION_H
+
+#include <uv.h>
+
+#include "sluice/http.h"
+#include "sluice/iobatch.h"
+#include "sluice/server.h"
+
+#define RTSP_MAX_TRACKS 4
+
+typedef struct rtsp_session rtsp_session_t;
+typedef struct rtsp_udp rtsp_udp_t;
+typedef struct rtsp_media_in rtsp_media_in_t;
+
+typedef struct rtsp_track {
+    bool setup;      /* SETUP done */
+    uint8_t media;   /* SL_MEDIA_VIDEO or SL_MEDIA_AUDIO */
+    uint8_t codec;   /* sl_codec_t */
+    uint8_t pt;      /* RTP payload type */
+    uint32_t clock;  /* RTP clock rate */
+    char control[128];
+    /* Transport: interleaved channels on the RTSP connection, or a UDP pair. */
+    bool tcp;
+    uint8_t channel; /* RTP channel; RTCP is channel + 1 */
+    rtsp_udp_t *udp;
+    rtsp_media_in_t *in; /* publishing: reorder + depacketizer */
+    uint32_t packets, octets; /* playing: sent, for sender reports */
+    uint32_t last_rtp_ts;     /* of the last packet sent, */
+    uint64_t last_send_us;    /* and when (Unix microseconds) */
+} rtsp_track_t;
+
+typedef enum rtsp_state {
+    RTSP_INIT,
+    RTSP_READY_PLAY,   /* DESCRIBE (and SETUPs) done */
+    RTSP_READY_RECORD, /* ANNOUNCE (and SETUPs) done */
+    RTSP_PLAYING,
+    RTSP_RECORDING,
+} rtsp_state_t;
+
+struct rtsp_session {
+    sl_conn_t conn;
+    sl_server_t *srv;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    int open_handles;
+    bool closing;
+    uint64_t id;
+    char peer[64];
+    struct sockaddr_storage peer_addr;
+    uint64_t last_activity_ms;
+
+    sl_bytes_t in; /* received, not yet parsed */
+    sl_bytes_t out; /* responses and RTCP waiting for the next write */
+    sl_iobatch_t batch;
+    uv_write_t write_req;
+    bool writing;
+    sl_deferred_t flush;
+
+    rtsp_state_t state;
+    char session_id[24];
+    char key[SL_STREAM_KEY_MAX];
+    char query[256];
+    rtsp_track_t tracks[RTSP_MAX_TRACKS];
+    int track_count;
+
+    sl_stream_t *stream;        /* publishing */
+    sl_subscriber_t sub;        /* playing */
+    struct rtsp_output *output; /* playing: the stream's shared packets */
+    bool subscribed;
+    uint64_t last_report_ms;
+};
+
+/* session.c */
+void sl__rtsp_close(rtsp_session_t *s, const char *reason);
+void sl__rtsp_schedule_flush(rtsp_session_t *s);
+/* Queues a response: status line, CSeq, Server, Session when set, `headers` (whole
+ * "Name: value\r\n" lines or NULL) and a body. */
+int sl__rtsp_respond(rtsp_session_t *s, const sl_http_request_t *req, int status, const char *headers,
+                     const char *content_type, const void *body, size_t len);
+
+/* methods.c: one complete request (body included). Non-zero closes the session. */
+int sl__rtsp_on_request(rtsp_session_t *s, const sl_http_request_t *req);
+
+/* media.c */
+/* DESCRIBE: the tracks a player may SETUP, from the stream's codec configs, and their
+ * SDP. SL_ERR_AGAIN before any config arrived, SL_ERR_UNSUPPORTED when no codec
+ * can go over RTP. */
+int sl__rtsp_tracks_from_stream(rtsp_session_t *s, sl_stream_t *stream, sl_bytes_t *sdp);
+/* ANNOUNCE: the tracks a publisher will SETUP, from its SDP. */
+int sl__rtsp_tracks_from_sdp(rtsp_session_t *s, const char *sdp, size_t len);
+int sl__rtsp_start_publish(rtsp_session_t *s);
+int sl__rtsp_start_play(rtsp_session_t *s);
+void sl__rtsp_stop_media(rtsp_session_t *s);
+/* An RTP (odd channel: RTCP) packet for track t from TCP or UDP. */
+int sl__rtsp_on_rtp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len);
+void sl__rtsp_on_rtcp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len);
+/* Playing: adds every packet ready for this player to the batch (TCP), or sends it
+ * (UDP). */
+int sl__rtsp_take_packets(rtsp_session_t *s);
+void sl__rtsp_free_tracks(rtsp_session_t *s);
+
+/* udp.c */
+/* Binds an RTP/RTCP pair from rtsp.udp_port_range for track t, whose client ports
+ * are client_rtp (and + 1); the pair's RTP port goes to *server_rtp. */
+int sl__rtsp_udp_open(rtsp_session_t *s, rtsp_track_t *t, uint16_t client_rtp, uint16_t *server_rtp);
+void sl__rtsp_udp_close(rtsp_track_t *t);
+int sl__rtsp_udp_send(rtsp_track_t *t, bool rtcp, const uint8_t *data, size_t len);
+
+#endif
