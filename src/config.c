@@ -74,6 +74,8 @@ static const struct key_def keys[] = {
     LISTEN(rtsp.listen),
     PORT_RANGE(rtsp.udp_port_range),
     U32(rtsp.session_timeout_ms, 5000, 3600000),
+    STRING(rtsp.user),
+    STRING(rtsp.password),
 
     SECTION(hls),
     BOOL(hls.enabled),

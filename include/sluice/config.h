@@ -52,6 +52,9 @@ typedef struct sl_config {
                                            transport, default 10000-10999 */
         uint32_t session_timeout_ms; /* rtsp.session_timeout_ms: a session with no request
                                         and no RTCP is closed, 5000..3600000, default 60000 */
+        char user[64];      /* rtsp.user: when set, every request but OPTIONS needs
+                               Digest (or Basic) credentials; default "" (open) */
+        char password[128]; /* rtsp.password */
     } rtsp;
 
     struct {

@@ -7,7 +7,16 @@
 #include <openssl/rand.h>
 
 #include "protocols/rtsp/session.h"
+#include "sluice/auth.h"
 #include "sluice/log.h"
+
+#define REALM "sluice"
+/* How long a Digest nonce stays good; older ones are challenged again as stale. */
+#define NONCE_MAX_AGE_S 300
+
+/* The key of the stateless Digest nonces, made once per process. */
+static uint8_t nonce_secret[SL_AUTH_SECRET_LEN];
+static bool nonce_secret_made;
 
 #define PUBLIC_METHODS "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 
@@ -41,6 +50,13 @@ static int refuse(rtsp_session_t *s, const sl_http_request_t *req, int status, c
     SL_WARN("client %llu rtsp %s %s: %d %s: %s", (unsigned long long)s->id, req->method, req->path, status,
             sl_http_status_text(status), why);
     return respond(s, req, status);
+}
+
+int sl__rtsp_auth_init(void)
+{
+    if (nonce_secret_made) return SL_OK;
+    nonce_secret_made = true;
+    return sl_auth_secret_new(nonce_secret);
 }
 
 static int on_options(rtsp_session_t *s, const sl_http_request_t *req)
@@ -216,6 +232,49 @@ static int on_teardown(rtsp_session_t *s, const sl_http_request_t *req)
     return rc;
 }
 
+static uint64_t now_s(const rtsp_session_t *s) { return uv_now(s->srv->loop) / 1000; }
+
+/* Checks the request's credentials against rtsp.user and rtsp.password. */
+static bool authorized(rtsp_session_t *s, const sl_http_request_t *req, bool *stale)
+{
+    const sl_config_t *cfg = s->srv->cfg;
+    *stale = false;
+    if (cfg->rtsp.user[0] == '\0') return true;
+    size_t len;
+    const char *v = sl_http_header_get(req, "Authorization", &len);
+    if (v == NULL) return false;
+    if (len > 6 && strncasecmp(v, "Basic ", 6) == 0) {
+        sl_basic_creds_t c;
+        return sl_basic_parse(v, len, &c) == SL_OK && sl_auth_equal(c.user, cfg->rtsp.user) &&
+               sl_auth_equal(c.password, cfg->rtsp.password);
+    }
+    static sl_digest_t d;
+    return sl_digest_parse(v, len, &d) == SL_OK &&
+           sl_digest_nonce_check(nonce_secret, d.nonce, now_s(s), NONCE_MAX_AGE_S, stale) == SL_OK &&
+           sl_digest_verify(&d, req->method, NULL, cfg->rtsp.user, REALM, cfg->rtsp.password) == SL_OK;
+}
+
+/* 401 with a fresh Digest challenge, and Basic for clients without Digest. */
+static int challenge(rtsp_session_t *s, const sl_http_request_t *req, bool stale)
+{
+    char nonce[SL_DIGEST_NONCE_LEN + 1];
+    sl_bytes_t h;
+    sl_bytes_init(&h);
+    int rc = sl_digest_nonce_new(nonce_secret, now_s(s), nonce);
+    rc = rc != SL_OK ? rc : sl_bytes_append(&h, "WWW-Authenticate: ", 18);
+    rc = rc != SL_OK ? rc : sl_digest_challenge(REALM, nonce, false, stale, &h);
+    rc = rc != SL_OK ? rc : sl_bytes_append(&h, "\r\nWWW-Authenticate: ", 20);
+    rc = rc != SL_OK ? rc : sl_basic_challenge(REALM, &h);
+    rc = rc != SL_OK ? rc : sl_bytes_append(&h, "\r\n", 3); /* with the NUL */
+    if (rc == SL_OK) {
+        SL_WARN("client %llu rtsp %s %s: 401 Unauthorized%s", (unsigned long long)s->id, req->method, req->path,
+                sl_http_header_get(req, "Authorization", &(size_t){0}) != NULL ? ": wrong credentials" : "");
+        rc = sl__rtsp_respond(s, req, 401, (const char *)h.data, NULL, NULL, 0);
+    }
+    sl_bytes_free(&h);
+    return rc;
+}
+
 /* A request naming another session than ours gets 454. */
 static bool session_matches(const rtsp_session_t *s, const sl_http_request_t *req)
 {
@@ -231,8 +290,10 @@ int sl__rtsp_on_request(rtsp_session_t *s, const sl_http_request_t *req)
     const char *m = req->method;
     SL_DEBUG("client %llu rtsp %s %s", (unsigned long long)s->id, m, req->path);
     if (sl_http_header_get(req, "CSeq", &(size_t){0}) == NULL) return refuse(s, req, 400, "no CSeq");
-    if (!session_matches(s, req)) return refuse(s, req, 454, "unknown session");
     if (strcmp(m, "OPTIONS") == 0) return on_options(s, req);
+    bool stale;
+    if (!authorized(s, req, &stale)) return challenge(s, req, stale);
+    if (!session_matches(s, req)) return refuse(s, req, 454, "unknown session");
     if (strcmp(m, "DESCRIBE") == 0) return on_describe(s, req);
     if (strcmp(m, "ANNOUNCE") == 0) return on_announce(s, req);
     if (strcmp(m, "SETUP") == 0) return on_setup(s, req);

@@ -245,5 +245,6 @@ static void on_connection(uv_stream_t *server, int status)
 
 int sl_rtsp_start(sl_server_t *srv)
 {
+    if (sl__rtsp_auth_init() != SL_OK) return SL_ERR_IO;
     return sl_server_listen(srv, &srv->cfg->rtsp.listen, "rtsp", on_connection);
 }

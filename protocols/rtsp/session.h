@@ -83,6 +83,8 @@ void sl__rtsp_schedule_flush(rtsp_session_t *s);
 int sl__rtsp_respond(rtsp_session_t *s, const sl_http_request_t *req, int status, const char *headers,
                      const char *content_type, const void *body, size_t len);
 
+/* methods.c: makes the key of Digest nonces, once. */
+int sl__rtsp_auth_init(void);
 /* methods.c: one complete request (body included). Non-zero closes the session. */
 int sl__rtsp_on_request(rtsp_session_t *s, const sl_http_request_t *req);
 

@@ -77,6 +77,8 @@ static void assert_config_equal(const sl_config_t *a, const sl_config_t *b)
     assert_int_equal(a->rtsp.udp_port_range.min, b->rtsp.udp_port_range.min);
     assert_int_equal(a->rtsp.udp_port_range.max, b->rtsp.udp_port_range.max);
     assert_int_equal(a->rtsp.session_timeout_ms, b->rtsp.session_timeout_ms);
+    assert_string_equal(a->rtsp.user, b->rtsp.user);
+    assert_string_equal(a->rtsp.password, b->rtsp.password);
     assert_int_equal(a->hls.enabled, b->hls.enabled);
     assert_int_equal(a->hls.segment_duration_ms, b->hls.segment_duration_ms);
     assert_int_equal(a->hls.playlist_length, b->hls.playlist_length);
@@ -169,6 +171,8 @@ static void test_every_key_round_trips(void **state)
               "  listen: \"127.0.0.1:1554\"\n"
               "  udp_port_range: \"20000-20001\"\n"
               "  session_timeout_ms: 5000\n"
+              "  user: cam\n"
+              "  password: \"s3cret pass\"\n"
               "hls:\n"
               "  enabled: false\n"
               "  segment_duration_ms: 60000\n"
@@ -207,6 +211,8 @@ static void test_every_key_round_trips(void **state)
     assert_int_equal(c.rtsp.udp_port_range.min, 20000);
     assert_int_equal(c.rtsp.udp_port_range.max, 20001);
     assert_int_equal(c.rtsp.session_timeout_ms, 5000);
+    assert_string_equal(c.rtsp.user, "cam");
+    assert_string_equal(c.rtsp.password, "s3cret pass");
     assert_false(c.hls.enabled);
     assert_int_equal(c.hls.segment_duration_ms, 60000);
     assert_int_equal(c.hls.playlist_length, 2);
