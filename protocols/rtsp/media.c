@@ -330,7 +330,8 @@ void sl__rtsp_stop_media(rtsp_session_t *s)
 {
     if (s->state == RTSP_RECORDING && s->stream != NULL) {
         for (int i = 0; i < s->track_count; i++)
-            if (s->tracks[i].in != NULL) (void)sl_rtp_reorder_flush(&s->tracks[i].in->reorder);
+            if (s->tracks[i].in != NULL && sl_rtp_reorder_flush(&s->tracks[i].in->reorder) != SL_OK)
+                SL_DEBUG("client %llu rtsp: last packets of track %d dropped", (unsigned long long)s->id, i);
         SL_INFO("client %llu rtsp unpublish %s", (unsigned long long)s->id, s->key);
         sl_stream_unpublish(s->stream);
         s->stream = NULL;

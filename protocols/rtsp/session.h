@@ -64,7 +64,7 @@ struct rtsp_session {
     rtsp_state_t state;
     char session_id[24];
     char key[SL_STREAM_KEY_MAX];
-    char query[256];
+    char query[SL_HTTP_MAX_PATH]; /* "token=x", kept for auth */
     rtsp_track_t tracks[RTSP_MAX_TRACKS];
     int track_count;
 
