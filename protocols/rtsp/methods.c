@@ -191,8 +191,15 @@ static bool any_track_setup(const rtsp_session_t *s)
     return false;
 }
 
+/* PLAY, RECORD and PAUSE act on the whole session: a track URL is refused. */
+static bool names_a_track(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    return s->track_count > 1 && find_track(s, url_path(req->path)) != NULL;
+}
+
 static int on_play(rtsp_session_t *s, const sl_http_request_t *req)
 {
+    if (names_a_track(s, req)) return refuse(s, req, 459, "aggregate control only");
     if (s->state == RTSP_PLAYING) return respond(s, req, 200);
     if (s->state != RTSP_READY_PLAY || !any_track_setup(s)) return refuse(s, req, 455, "SETUP first");
     int rc = sl__rtsp_start_play(s);
@@ -204,6 +211,7 @@ static int on_play(rtsp_session_t *s, const sl_http_request_t *req)
 
 static int on_record(rtsp_session_t *s, const sl_http_request_t *req)
 {
+    if (names_a_track(s, req)) return refuse(s, req, 459, "aggregate control only");
     if (s->state == RTSP_RECORDING) return respond(s, req, 200);
     if (s->state != RTSP_READY_RECORD || !any_track_setup(s)) return refuse(s, req, 455, "SETUP first");
     int rc = sl__rtsp_start_publish(s);
@@ -215,6 +223,7 @@ static int on_record(rtsp_session_t *s, const sl_http_request_t *req)
 
 static int on_pause(rtsp_session_t *s, const sl_http_request_t *req)
 {
+    if (names_a_track(s, req)) return refuse(s, req, 459, "aggregate control only");
     if (s->state == RTSP_PLAYING) {
         sl__rtsp_stop_media(s);
         s->state = RTSP_READY_PLAY;
