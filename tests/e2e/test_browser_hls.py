@@ -2,81 +2,31 @@
 
 tests/browser/hls_play.mjs drives the browser and prints what it measured; this test
 runs it against a live 640x360 25 fps H.264+AAC publish (2 s segments) and judges the
-numbers. Without Chromium, node or tests/browser/node_modules the test is skipped on a
-developer's machine and fails under CI (env CI set), where scripts/deps.sh must have
-installed them.
+numbers. Setup, tool checks (skip, or fail under CI) and running the script: browser.py.
 """
 
-import json
-import os
-import shutil
-import signal
 import time
 import unittest
 
+import browser
 import harness
 from harness import note
 
-BROWSER_DIR = harness.REPO / "tests" / "browser"
-PLAY_SCRIPT = BROWSER_DIR / "hls_play.mjs"
-CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 PLAY_S = 8
-# The script bounds itself at PLAY_S + 24 s and closes the browser; ours is the backstop.
-RUN_BOUND_S = PLAY_S + 40
 
 
-def under_ci():
-    return os.environ.get("CI", "").lower() not in ("", "0", "false")
-
-
-def missing_tools():
-    missing = []
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append("chromium (%s)" % CHROMIUM)
-    if shutil.which("node") is None:
-        missing.append("node")
-    for mod in ("playwright-core", "hls.js"):
-        if not (BROWSER_DIR / "node_modules" / mod / "package.json").is_file():
-            missing.append("tests/browser/node_modules/%s (npm ci in tests/browser)" % mod)
-    return missing
-
-
-class BrowserHls(harness.E2ETestCase):
+class BrowserHls(browser.BrowserTestCase):
+    PLAY_SCRIPT = "hls_play.mjs"
+    LIBRARY = "hls.js"
     config = {"hls": {"enabled": True, "segment_duration_ms": 2000}}
 
     def setUp(self):
-        # Checked before the server starts: a skip leaves nothing behind.
-        missing = missing_tools()
-        if missing and under_ci():
-            self.fail("CI is set but the browser tools are missing: " + ", ".join(missing))
-        if missing:
-            raise unittest.SkipTest("browser tools missing: " + ", ".join(missing))
         super().setUp()
-        self.pub = self.publish(seconds=90)
-        self.wait_published(self.pub)
         # hls.js starts a live stream three target durations behind its end: let the
         # playlist hold three segments first, as a player would find a running stream.
         port, path = self.server.http_port, self.server.hls_path()
         self.wait_until(lambda: len(getattr(harness.fetch_playlist(port, path)[2], "segments",
                                             ())) >= 3, 15, "three HLS segments", interval=0.25)
-
-    def play_in_browser(self, url, seconds):
-        """Runs the player script; returns its JSON result. The browser's profile goes to
-        TMPDIR=workdir, so nothing outlives the test's scratch dir."""
-        env = dict(os.environ, TMPDIR=str(self.workdir))
-        p = self.spawn(["node", PLAY_SCRIPT, url, seconds], "browser", env=env)
-        rc = p.wait(RUN_BOUND_S)
-        if rc is None:
-            # SIGTERM first: playwright's handler closes Chromium, which runs in a process
-            # group of its own that the cleanup's SIGKILL of ours would not reach.
-            p.signal(signal.SIGTERM)
-            p.wait(10)
-            self.fail("browser player did not finish within %d s\n%s" % (RUN_BOUND_S,
-                                                                          p.describe()))
-        out = p.out_path.read_text("utf-8", "replace").strip().splitlines()
-        self.assertEqual(rc, 0, "browser player failed: %s" % p.describe())
-        self.assertTrue(out, "browser player printed nothing: %s" % p.describe())
-        return json.loads(out[-1])
 
     def test_hls_js_plays_h264_aac(self):
         t0 = time.monotonic()
