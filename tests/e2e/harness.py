@@ -556,10 +556,15 @@ class Server:
 
     def __init__(self, workdir, config=None, env_extra=None):
         self.workdir = Path(workdir)
-        self.rtmp_port, self.http_port = free_ports(2)
+        self.rtmp_port, self.http_port, self.rtsp_port = free_ports(3)
+        # RTP/RTCP pairs for RTSP over UDP: 100 ports of their own per server, below the
+        # ephemeral range the clients' own UDP ports come from.
+        self.rtsp_udp_min = 10000 + (self.rtsp_port % 220) * 100
         cfg = deep_merge(BASE_CONFIG, {
             "rtmp": {"listen": ["%s:%d" % (HOST, self.rtmp_port)]},
-            "http": {"listen": ["%s:%d" % (HOST, self.http_port)]}})
+            "http": {"listen": ["%s:%d" % (HOST, self.http_port)]},
+            "rtsp": {"listen": ["%s:%d" % (HOST, self.rtsp_port)],
+                     "udp_port_range": "%d-%d" % (self.rtsp_udp_min, self.rtsp_udp_min + 99)}})
         self.config = deep_merge(cfg, config or {})
         self.config_path = self.workdir / "sluice.yaml"
         self.config_path.write_text(to_yaml(self.config) + "\n")
@@ -577,7 +582,10 @@ class Server:
                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                           start_new_session=True, env=self.env)
         deadline = time.monotonic() + READY_BOUND_S
-        for port in (self.rtmp_port, self.http_port):
+        ports = [self.rtmp_port, self.http_port]
+        if self.config["rtsp"].get("enabled", True):
+            ports.append(self.rtsp_port)
+        for port in ports:
             while True:
                 self.assert_alive()
                 try:
@@ -597,6 +605,9 @@ class Server:
 
     def rtmp_url(self, name="cam", app="live"):
         return "rtmp://%s:%d/%s/%s" % (HOST, self.rtmp_port, app, name)
+
+    def rtsp_url(self, name="cam", app="live"):
+        return "rtsp://%s:%d/%s/%s" % (HOST, self.rtsp_port, app, name)
 
     def flv_path(self, name="cam", app="live"):
         return "/%s/%s.flv" % (app, name)
