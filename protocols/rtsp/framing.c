@@ -15,9 +15,11 @@ static int next_data(const uint8_t *buf, size_t len, sl_rtsp_unit_t *out)
 static int next_request(const uint8_t *buf, size_t len, size_t max_head, size_t max_body, sl_rtsp_unit_t *out)
 {
     sl_http_request_t *req = &out->req;
+    out->has_head = false;
     int head = sl_http_parse_request(req, "RTSP", (const char *)buf, len, max_head);
     if (head == SL_ERR_AGAIN) return 0;
     if (head < 0) return head;
+    out->has_head = true;
     if (req->content_length > (int64_t)max_body || req->chunked) return req->chunked ? SL_ERR_PROTO : SL_ERR_TOO_BIG;
     size_t body = req->content_length > 0 ? (size_t)req->content_length : 0;
     if (len - (size_t)head < body) return 0;

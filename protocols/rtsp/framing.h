@@ -7,6 +7,9 @@
 
 typedef struct sl_rtsp_unit {
     bool is_data;
+    /* The request head parsed (also when its body is then refused as too big, so
+     * the refusal can carry the request's CSeq). */
+    bool has_head;
     /* A request: head parsed into `req`, body (Content-Length bytes) in req.body. */
     sl_http_request_t req;
     /* Interleaved data: channel and payload, pointing into the buffer. */

@@ -105,7 +105,8 @@ static int on_announce(rtsp_session_t *s, const sl_http_request_t *req)
     return respond(s, req, 200);
 }
 
-/* The track a SETUP URL names: its path ends with the track's control. */
+/* The track a SETUP URL names: the session's stream, then "/" and the track's
+ * control (its last path segment when the control is an absolute URL). */
 static rtsp_track_t *find_track(rtsp_session_t *s, const char *path)
 {
     size_t n = strlen(path);
@@ -113,9 +114,23 @@ static rtsp_track_t *find_track(rtsp_session_t *s, const char *path)
         const char *control = s->tracks[i].control;
         const char *tail = strrchr(control, '/') != NULL ? strrchr(control, '/') + 1 : control;
         size_t m = strlen(tail);
-        if (m > 0 && m < n && strcmp(path + n - m, tail) == 0 && path[n - m - 1] == '/') return &s->tracks[i];
+        if (m == 0 || m >= n || strcmp(path + n - m, tail) != 0 || path[n - m - 1] != '/') continue;
+        char stream[SL_HTTP_MAX_PATH], key[SL_STREAM_KEY_MAX];
+        snprintf(stream, sizeof(stream), "%.*s", (int)(n - m - 1), path);
+        if (key_of(stream, key, sizeof(key)) && strcmp(key, s->key) == 0) return &s->tracks[i];
     }
     return NULL;
+}
+
+/* Whether another track of the session already uses interleaved channel c or c + 1. */
+static bool channel_taken(const rtsp_session_t *s, const rtsp_track_t *t, unsigned c)
+{
+    for (int i = 0; i < s->track_count; i++) {
+        const rtsp_track_t *o = &s->tracks[i];
+        if (o != t && o->setup && o->tcp && (o->channel == c || o->channel == c + 1 || o->channel + 1 == c))
+            return true;
+    }
+    return false;
 }
 
 static bool transport_param(const char *transport, size_t len, const char *name, unsigned *a, unsigned *b)
@@ -166,6 +181,7 @@ static int on_setup(rtsp_session_t *s, const sl_http_request_t *req)
             b = a + 1;
         }
         if (a > 254 || b != a + 1) return refuse(s, req, 461, "bad interleaved channels");
+        if (channel_taken(s, t, a)) return refuse(s, req, 461, "interleaved channels already in use");
         t->tcp = true;
         t->channel = (uint8_t)a;
         snprintf(reply, sizeof(reply), "Transport: RTP/AVP/TCP;unicast;interleaved=%u-%u\r\n", a, a + 1);

@@ -137,13 +137,14 @@ static int on_data(rtsp_session_t *s, uint8_t channel, const uint8_t *data, size
     return SL_OK;
 }
 
-/* Answers a request that cannot be read, before the connection closes. */
-static void refuse_unreadable(rtsp_session_t *s, int err)
+/* Answers a request that cannot be read, before the connection closes; `req` is
+ * its head when that much was readable, for the CSeq. */
+static void refuse_unreadable(rtsp_session_t *s, int err, const sl_http_request_t *req)
 {
     int status = err == SL_ERR_TOO_BIG ? 413 : 400;
     SL_WARN("client %llu rtsp %s: bad request: %d %s", (unsigned long long)s->id, s->peer, status,
             sl_http_status_text(status));
-    (void)sl__rtsp_respond(s, NULL, status, NULL, NULL, NULL, 0);
+    (void)sl__rtsp_respond(s, req, status, NULL, NULL, NULL, 0);
 }
 
 /* RTSP requests and interleaved packets share the connection; each starts where
@@ -158,7 +159,7 @@ static int consume(rtsp_session_t *s)
         int n = sl_rtsp_next_unit(s->in.data + pos, s->in.len - pos, cfg->limits.http_max_header_bytes,
                                   cfg->limits.http_max_body_bytes, &unit);
         if (n <= 0) {
-            if (n < 0) refuse_unreadable(s, n);
+            if (n < 0) refuse_unreadable(s, n, unit.has_head ? &unit.req : NULL);
             rc = n;
             break;
         }

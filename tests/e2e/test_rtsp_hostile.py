@@ -218,6 +218,25 @@ class RtspHostile(harness.E2ETestCase):
             self.expect(self.described(), 404, "SETUP", self.url + "/trackID=7",
                         ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
 
+        with self.subTest("SETUP of a track of another stream"):
+            self.expect(self.described(), 404, "SETUP", self.server.rtsp_url("other") + "/trackID=0",
+                        ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+
+        with self.subTest("two tracks on one interleaved channel pair"):
+            c = self.described()
+            self.expect(c, 200, "SETUP", self.url + "/trackID=0",
+                        ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+            self.expect(c, 461, "SETUP", self.url + "/trackID=1",
+                        ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+            self.expect(c, 200, "SETUP", self.url + "/trackID=1",
+                        ["Transport: RTP/AVP/TCP;unicast;interleaved=2-3"])
+
+        with self.subTest("PLAY of one track of a two-track session"):
+            c = self.described()
+            self.expect(c, 200, "SETUP", self.url + "/trackID=0",
+                        ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+            self.expect(c, 459, "PLAY", self.url + "/trackID=0")
+
         with self.subTest("SETUP with multicast"):
             self.expect(self.described(), 461, "SETUP", self.url + "/trackID=0",
                         ["Transport: RTP/AVP;multicast;destination=232.0.0.1;port=5000-5001"])
@@ -246,6 +265,15 @@ class RtspHostile(harness.E2ETestCase):
             self.assertIn(status, (413, 400, 431))
             self.assert_closed(c.sock, "100 KB header")
             self.assert_player_growing("100 KB header")
+
+        with self.subTest("a body over the limit keeps its CSeq in the 413"):
+            c = self.client()
+            status, buf = self.raw_response(
+                c.sock, b"ANNOUNCE " + self.url.encode() + b"2 RTSP/1.0\r\nCSeq: 7\r\n"
+                b"Content-Type: application/sdp\r\nContent-Length: 5000000\r\n\r\n")
+            self.assertEqual(status, 413)
+            self.assertIn(b"\r\nCSeq: 7\r\n", buf)
+            self.assert_closed(c.sock, "body over the limit")
 
         with self.subTest("garbage"):
             c = self.client()
