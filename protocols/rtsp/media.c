@@ -43,6 +43,8 @@ struct rtsp_media_in {
     rtsp_session_t *s;
     rtsp_track_t *t;
     sl_frame_t *config; /* from the SDP, pushed when publishing starts, or NULL */
+    sl_rtcp_rx_stats_t rx; /* for the receiver reports we send the publisher */
+    uint32_t source_ssrc;
     sl_rtp_reorder_t reorder;
     union {
         sl_rtp_nal_depacketizer_t nal;
@@ -65,6 +67,9 @@ static int depacketize(void *arg, sl_buf_t *pkt, uint32_t lost_before)
     rtsp_media_in_t *in = arg;
     sl_rtp_packet_t p;
     if (sl_rtp_parse(pkt->data, pkt->len, &p) != SL_OK || p.payload_type != in->t->pt) return SL_OK;
+    uint64_t now = uv_now(in->s->srv->loop);
+    in->source_ssrc = p.ssrc;
+    (void)sl_rtcp_rx_packet(&in->rx, p.seq, p.timestamp, (uint32_t)(now * in->t->clock / 1000));
     switch (in->t->codec) {
     case SL_CODEC_H264: return sl_rtp_h264_depacketize(&in->d.nal, &p, emit_frame, in);
     case SL_CODEC_H265: return sl_rtp_h265_depacketize(&in->d.nal, &p, emit_frame, in);
@@ -80,6 +85,7 @@ int sl__rtsp_media_in_new(rtsp_session_t *s, rtsp_track_t *t, const rtsp_sdp_med
     if (in == NULL) return SL_ERR_NOMEM;
     in->s = s;
     in->t = t;
+    sl_rtcp_rx_init(&in->rx);
     int rc = sl_rtp_reorder_init(&in->reorder, REORDER_WINDOW, REORDER_DELAY_MS, depacketize, in);
     if (rc != SL_OK) {
         free(in);
@@ -132,14 +138,47 @@ int sl__rtsp_on_rtp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, siz
     return rc == SL_ERR_PROTO ? SL_OK : rc;
 }
 
+/* A publisher's sender reports give the LSR/DLSR of our receiver reports; a
+ * player's receiver reports only keep its session alive (the caller noted that). */
 void sl__rtsp_on_rtcp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len)
 {
-    /* Receiver reports keep a player's session alive (the caller noted the
-     * activity); their statistics are not used yet. */
-    (void)s;
-    (void)t;
-    (void)data;
-    (void)len;
+    if (t->in == NULL) return;
+    size_t pos = 0;
+    sl_rtcp_packet_t p;
+    sl_rtcp_report_t r;
+    while (sl_rtcp_next(data, len, &pos, &p) == 1)
+        if (p.type == SL_RTCP_SR && sl_rtcp_parse_report(&p, &r) == SL_OK)
+            sl_rtcp_rx_sr(&t->in->rx, r.sender.ntp, uv_now(s->srv->loop));
+}
+
+/* Sends an RTCP packet on the track's RTCP channel or port. */
+static int send_rtcp(rtsp_session_t *s, rtsp_track_t *t, const sl_bytes_t *rtcp)
+{
+    if (!t->tcp) return sl__rtsp_udp_send(t, true, rtcp->data, rtcp->len);
+    uint8_t h[4] = {'$', (uint8_t)(t->channel + 1)};
+    sl_wr_be16(h + 2, (uint16_t)rtcp->len);
+    int rc = sl_bytes_append(&s->out, h, 4);
+    if (rc == SL_OK) rc = sl_bytes_append(&s->out, rtcp->data, rtcp->len);
+    sl__rtsp_schedule_flush(s);
+    return rc;
+}
+
+/* Receiver reports to a publisher, per track (RFC 3550 6.4.2): loss and jitter. */
+void sl__rtsp_send_receiver_reports(rtsp_session_t *s)
+{
+    uint64_t now = uv_now(s->srv->loop);
+    if (now - s->last_report_ms < SR_INTERVAL_MS) return;
+    s->last_report_ms = now;
+    for (int i = 0; i < s->track_count; i++) {
+        rtsp_track_t *t = &s->tracks[i];
+        if (!t->setup || t->in == NULL || !t->in->rx.started) continue;
+        sl_rtcp_report_block_t rb;
+        sl_rtcp_rx_report(&t->in->rx, t->in->source_ssrc, now, &rb);
+        sl_bytes_t rtcp;
+        sl_bytes_init(&rtcp);
+        if (sl_rtcp_build_rr_sdes(&rtcp, (uint32_t)s->id, &rb, "sluice", 6) == SL_OK) (void)send_rtcp(s, t, &rtcp);
+        sl_bytes_free(&rtcp);
+    }
 }
 
 int sl__rtsp_start_publish(rtsp_session_t *s)
@@ -416,14 +455,7 @@ static int send_reports(rtsp_session_t *s)
         sl_bytes_t rtcp;
         sl_bytes_init(&rtcp);
         rc = sl_rtcp_build_sr_sdes(&rtcp, s->output->track[t->media].ssrc, &si, NULL, "sluice", 6);
-        if (rc == SL_OK && t->tcp) {
-            uint8_t h[4] = {'$', (uint8_t)(t->channel + 1)};
-            sl_wr_be16(h + 2, (uint16_t)rtcp.len);
-            rc = sl_bytes_append(&s->out, h, 4);
-            if (rc == SL_OK) rc = sl_bytes_append(&s->out, rtcp.data, rtcp.len);
-        } else if (rc == SL_OK) {
-            rc = sl__rtsp_udp_send(t, true, rtcp.data, rtcp.len);
-        }
+        if (rc == SL_OK) rc = send_rtcp(s, t, &rtcp);
         sl_bytes_free(&rtcp);
     }
     return rc;

@@ -200,6 +200,7 @@ static void on_timer(uv_timer_t *t)
     uint64_t now = uv_now(s->srv->loop);
     if (now - s->last_activity_ms >= s->srv->cfg->rtsp.session_timeout_ms) sl__rtsp_close(s, "session timeout");
     else if (s->state == RTSP_PLAYING) sl__rtsp_schedule_flush(s);
+    else if (s->state == RTSP_RECORDING) sl__rtsp_send_receiver_reports(s);
 }
 
 static void on_connection(uv_stream_t *server, int status)

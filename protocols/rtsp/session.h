@@ -101,6 +101,8 @@ void sl__rtsp_stop_media(rtsp_session_t *s);
 /* An RTP (odd channel: RTCP) packet for track t from TCP or UDP. */
 int sl__rtsp_on_rtp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len);
 void sl__rtsp_on_rtcp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len);
+/* Publishing: receiver reports every few seconds (called from the session timer). */
+void sl__rtsp_send_receiver_reports(rtsp_session_t *s);
 /* Playing: adds every packet ready for this player to the batch (TCP), or sends it
  * (UDP). */
 int sl__rtsp_take_packets(rtsp_session_t *s);
