@@ -355,6 +355,34 @@ class RtspHostile(harness.E2ETestCase):
         self.assert_player_growing("second publisher")
         self.assertIsNone(self.pub.poll(), "first publisher stopped: " + self.pub.describe())
 
+    def test_publisher_gets_receiver_reports(self):
+        """A publisher sending RTP gets an RTCP receiver report (type 201) within 7 s on
+        its RTCP channel: the server reports loss and jitter as RFC 3550 asks."""
+        c = self.client()
+        url = self.server.rtsp_url("rr")
+        sdp = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=audio 0 RTP/AVP 97\r\n"
+               "a=rtpmap:97 opus/48000/2\r\na=control:streamid=0\r\n")
+        self.expect(c, 200, "ANNOUNCE", url, ["Content-Type: application/sdp"], sdp.encode())
+        self.expect(c, 200, "SETUP", url + "/streamid=0",
+                    ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"])
+        self.expect(c, 200, "RECORD", url)
+        c.sock.settimeout(0.02)
+        got, seq, deadline = b"", 0, time.monotonic() + 7
+        while time.monotonic() < deadline and b"$\x01" not in got:
+            rtp = bytes([0x80, 97]) + seq.to_bytes(2, "big") + (seq * 960).to_bytes(4, "big") \
+                + b"\x00\x00\x12\x34\xfc\x00\x00"
+            c.sock.sendall(b"$\x00" + len(rtp).to_bytes(2, "big") + rtp)
+            seq += 1
+            try:
+                got += c.sock.recv(4096)
+            except socket.timeout:
+                pass
+            time.sleep(0.02)
+        at = got.find(b"$\x01")
+        note("receiver report after %d RTP packets: %s" % (seq, got[at:at + 8].hex() if at >= 0 else "none"))
+        self.assertGreaterEqual(at, 0, "no RTCP from the server in 7 s")
+        self.assertEqual(got[at + 5], 201, "not a receiver report")
+
 
 if __name__ == "__main__":
     unittest.main()
