@@ -3,11 +3,16 @@
  * Every input is parsed and, when it parses, checked against a fixed password and
  * its fingerprint. A Binding success and an error response are then built for its
  * transaction id (to its XOR-MAPPED-ADDRESS when it has one) and must parse back
- * with the same id, address and error code, and verify. */
+ * with the same id, address and error code, and verify.
+ *
+ * The input also goes to an ICE-lite agent holding the sessions of the seeds'
+ * usernames ("evtj" of RFC 5769, "sLuIcE01" of the Chrome-like request), so that
+ * authentication, error answers and address binding run on mutated requests. */
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/webrtc/ice.h"
 #include "protocols/webrtc/stun.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,8 +60,37 @@ static void answer(const sl_stun_msg_t *req)
     sl_bytes_free(&out);
 }
 
+static void feed_agent(const uint8_t *data, size_t size)
+{
+    static sl_ice_t *ice;
+    static int session;
+    if (ice == NULL) {
+        sl_ice_config_t cfg = {.max_sessions = 4};
+        ice = sl_ice_new(&cfg);
+        CHECK(ice != NULL);
+        CHECK(sl_ice_add(ice, "evtj", PWD, NULL, &session, 0) == SL_OK);
+        CHECK(sl_ice_add(ice, "sLuIcE01", PWD, NULL, &session, 0) == SL_OK);
+    }
+    struct sockaddr_in6 from = {.sin6_family = AF_INET6, .sin6_port = htons(size & 0xffff)};
+    from.sin6_addr.s6_addr[15] = size > 0 ? data[0] : 0;
+    sl_bytes_t reply;
+    void *who = NULL;
+    sl_bytes_init(&reply);
+    int rc = sl_ice_on_stun(ice, data, size, (const struct sockaddr *)&from, 1, &reply, &who);
+    CHECK(rc == SL_OK ? who == &session : who == NULL);
+    if (reply.len > 0) {
+        sl_stun_msg_t m;
+        CHECK(sl_stun_parse(&m, reply.data, reply.len) == SL_OK);
+        CHECK(sl_stun_check_integrity(&m, (const uint8_t *)PWD, strlen(PWD)) == SL_OK);
+        CHECK(sl_stun_check_fingerprint(&m) == SL_OK);
+        CHECK((rc == SL_OK) == (m.type == SL_STUN_BINDING_SUCCESS));
+    }
+    sl_bytes_free(&reply);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    feed_agent(data, size);
     (void)sl_webrtc_classify(size > 0 ? data[0] : 0);
     sl_stun_msg_t req;
     if (sl_stun_parse(&req, data, size) != SL_OK) return 0;
