@@ -435,7 +435,7 @@ static void build_section(answer_scratch_t *s, int i, const sl_webrtc_track_t *t
         /* Rejected: port 0 and the mid, nothing to set up. */
         d->proto = t->media == SL_MEDIA_DATA ? PROTO_DATA : PROTO_RTP;
         d->formats = t->media == SL_MEDIA_DATA ? "webrtc-datachannel" : NULL;
-        d->pt = t->pt & 0x7f;
+        d->pt = t->pt;
         add_attr(d, a, "mid", t->mid);
         return;
     }
