@@ -87,6 +87,31 @@ class RtspCase(harness.E2ETestCase):
         self.assertTrue(increasing, "%s: video pts not increasing" % label)
         self.assertGreater(span, PROBE_SECONDS * 0.75, "%s: video pts not moving" % label)
 
+    def assert_hls(self, label, video_type=0x1B):
+        """The live playlist lists a segment whose MPEG-TS carries video (H.264, or the
+        stream type given: 0x24 for H.265) and AAC PES."""
+        srv, pl = self.server, None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            status, _, pl, _ = harness.fetch_playlist(srv.http_port, srv.hls_path())
+            if status == 200 and pl.segments:
+                break
+            time.sleep(0.3)
+        self.assertTrue(pl is not None and pl.segments, "%s: no HLS segment within 15 s" % label)
+        base = srv.hls_path().rsplit("/", 1)[0]
+        status, _, body, _ = harness.http_get(srv.http_port, base + "/" + pl.segments[-1]["uri"])
+        self.assertEqual(status, 200)
+        ts = harness.TsReport(body)
+        video, audio = ts.stream_pid(video_type), ts.stream_pid(0x0F)
+        note("%s -> hls: %d segments, last %s: %d bytes, video PES %d, audio PES %d" % (
+            label, len(pl.segments), pl.segments[-1]["uri"], len(body),
+            ts.pes_count.get(video, 0), ts.pes_count.get(audio, 0)))
+        self.assertEqual(ts.errors, [], label)
+        self.assertIsNotNone(video, "%s: no stream type 0x%02x in the segment's PMT" % (label, video_type))
+        self.assertIsNotNone(audio, "%s: no AAC stream in the segment's PMT" % label)
+        self.assertGreater(ts.pes_count.get(video, 0), 20)
+        self.assertGreater(ts.pes_count.get(audio, 0), 10)
+
     def gst_play(self, url, protocol):
         res = harness.run(gst_rtsp_args(url, protocol), timeout=30)
         note("gst rtspsrc protocols=%s: 50 frames of 640x360 decoded in %.1f s, rc=%s" % (
@@ -135,30 +160,6 @@ class RtspIn(RtspCase):
         self.assert_hls(tag)
         self.assertIsNone(pub.poll(), "publisher died: " + pub.describe())
 
-    def assert_hls(self, label):
-        """The live playlist lists a segment whose MPEG-TS carries H.264 and AAC PES."""
-        srv, pl = self.server, None
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            status, _, pl, _ = harness.fetch_playlist(srv.http_port, srv.hls_path())
-            if status == 200 and pl.segments:
-                break
-            time.sleep(0.3)
-        self.assertTrue(pl is not None and pl.segments, "%s: no HLS segment within 15 s" % label)
-        base = srv.hls_path().rsplit("/", 1)[0]
-        status, _, body, _ = harness.http_get(srv.http_port, base + "/" + pl.segments[-1]["uri"])
-        self.assertEqual(status, 200)
-        ts = harness.TsReport(body)
-        video, audio = ts.stream_pid(0x1B), ts.stream_pid(0x0F)
-        note("%s -> hls: %d segments, last %s: %d bytes, video PES %d, audio PES %d" % (
-            label, len(pl.segments), pl.segments[-1]["uri"], len(body),
-            ts.pes_count.get(video, 0), ts.pes_count.get(audio, 0)))
-        self.assertEqual(ts.errors, [], label)
-        self.assertIsNotNone(video, "%s: no H.264 stream in the segment's PMT" % label)
-        self.assertIsNotNone(audio, "%s: no AAC stream in the segment's PMT" % label)
-        self.assertGreater(ts.pes_count.get(video, 0), 20)
-        self.assertGreater(ts.pes_count.get(audio, 0), 10)
-
     def test_publish_tcp(self):
         self.check_outputs("tcp")
 
@@ -174,6 +175,9 @@ class RtspHevc(RtspCase):
                 "-x265-params", "keyint=50:log-level=error", "-pix_fmt", "yuv420p"]
         self.publish_rtsp("tcp", video=x265)
         self.assert_av(self.server.rtsp_url(), "hevc rtsp tcp -> rtsp tcp", "tcp", video="hevc")
+        # And as HLS: H.265 in MPEG-TS (stream type 0x24), decodable by ffprobe.
+        self.assert_hls("hevc rtsp tcp", video_type=0x24)
+        self.assert_av(self.server.hls_url(), "hevc rtsp tcp -> hls", video="hevc")
 
 
 class SharedPlayers(RtspCase):
