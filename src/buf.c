@@ -36,6 +36,13 @@ void sl_buf_unref(sl_buf_t *b)
     if (--b->refcnt == 0) free(b);
 }
 
+/* A vector's storage is laid out as an sl_buf_t (header, then the bytes), so
+ * sl_bytes_to_buf hands it over without a copy: encoders build a frame's wire form
+ * once and it becomes the shared buffer as it is. */
+#define BUF_HEADER offsetof(sl_buf_t, data)
+
+static sl_buf_t *storage_of(const sl_bytes_t *v) { return (sl_buf_t *)(v->data - BUF_HEADER); }
+
 void sl_bytes_init(sl_bytes_t *v)
 {
     v->data = NULL;
@@ -44,7 +51,7 @@ void sl_bytes_init(sl_bytes_t *v)
 
 void sl_bytes_free(sl_bytes_t *v)
 {
-    free(v->data);
+    if (v->data != NULL) free(storage_of(v));
     sl_bytes_init(v);
 }
 
@@ -54,9 +61,9 @@ int sl_bytes_reserve(sl_bytes_t *v, size_t extra)
     if (extra > SIZE_MAX / 2 - v->len) return SL_ERR_NOMEM;
     size_t cap = v->cap ? v->cap : 64;
     while (cap - v->len < extra) cap *= 2;
-    uint8_t *p = realloc(v->data, cap);
-    if (p == NULL) return SL_ERR_NOMEM;
-    v->data = p;
+    sl_buf_t *b = realloc(v->data != NULL ? storage_of(v) : NULL, BUF_HEADER + cap);
+    if (b == NULL) return SL_ERR_NOMEM;
+    v->data = b->data;
     v->cap = cap;
     return SL_OK;
 }
@@ -111,7 +118,11 @@ int sl_bytes_put_be64(sl_bytes_t *v, uint64_t x)
 
 sl_buf_t *sl_bytes_to_buf(sl_bytes_t *v)
 {
-    sl_buf_t *b = sl_buf_from(v->data, v->len);
-    if (b != NULL) sl_bytes_free(v);
+    if (v->data == NULL) return sl_buf_new(0);
+    sl_buf_t *b = storage_of(v);
+    b->refcnt = 1;
+    b->len = v->len;
+    b->cap = v->cap;
+    sl_bytes_init(v);
     return b;
 }

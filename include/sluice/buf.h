@@ -50,8 +50,8 @@ int sl_bytes_put_be24(sl_bytes_t *v, uint32_t x) SL_MUST_CHECK;
 int sl_bytes_put_be32(sl_bytes_t *v, uint32_t x) SL_MUST_CHECK;
 int sl_bytes_put_le32(sl_bytes_t *v, uint32_t x) SL_MUST_CHECK;
 int sl_bytes_put_be64(sl_bytes_t *v, uint64_t x) SL_MUST_CHECK;
-/* Moves the content into a new sl_buf_t (one reference, owned by the caller) and
- * leaves v empty. NULL when out of memory (v is then unchanged). */
+/* Turns the content into an sl_buf_t (one reference, owned by the caller) without
+ * copying it, and leaves v empty. NULL only when v was empty and no memory was left. */
 sl_buf_t *sl_bytes_to_buf(sl_bytes_t *v);
 
 typedef struct sl_reader {

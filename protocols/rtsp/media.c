@@ -235,16 +235,14 @@ static int packetize(output_track_t *ot, const sl_frame_t *f, sl_bytes_t *out)
 static void output_catch_up(rtsp_output_t *o)
 {
     sl_frame_t *f;
-    sl_bytes_t out;
-    sl_bytes_init(&out);
     while ((f = sl_subscriber_next(&o->sub)) != NULL) {
         if (f->media > SL_MEDIA_AUDIO || o->track[f->media].codec != f->codec) continue;
-        out.len = 0;
-        if (packetize(&o->track[f->media], f, &out) != SL_OK || out.len == 0) continue;
-        sl_buf_t *b = sl_buf_from(out.data, out.len);
+        sl_bytes_t out;
+        sl_bytes_init(&out);
+        sl_buf_t *b = packetize(&o->track[f->media], f, &out) == SL_OK && out.len > 0 ? sl_bytes_to_buf(&out) : NULL;
         if (b != NULL) sl_frame_enc_set(f, SL_ENC_RTP, 0, b);
+        sl_bytes_free(&out);
     }
-    sl_bytes_free(&out);
 }
 
 static void run_output(sl_deferred_t *d)
