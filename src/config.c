@@ -88,6 +88,15 @@ static const struct key_def keys[] = {
     STRING(record.path),
     STRING(record.streams),
 
+    SECTION(webrtc),
+    BOOL(webrtc.enabled),
+    U32(webrtc.udp_port, 1, 65535),
+    STRING(webrtc.candidates),
+    STRING(webrtc.ice_servers),
+    STRING(webrtc.token),
+    STRING(webrtc.cert_file),
+    STRING(webrtc.key_file),
+
     SECTION(hub),
     INT(hub.gop_cache, 0, 8),
 
@@ -154,6 +163,9 @@ void sl_config_defaults(sl_config_t *cfg)
 
     strcpy(cfg->record.path, "/var/lib/sluice/recordings");
     strcpy(cfg->record.streams, "*");
+
+    cfg->webrtc.enabled = true;
+    cfg->webrtc.udp_port = 8000;
 
     cfg->hub.gop_cache = 1;
 
@@ -745,6 +757,11 @@ static void check_cross(struct parse *p)
                "limits.viewer_queue_soft_ms (%u) must be less than "
                "limits.viewer_queue_hard_ms (%u)",
                p->cfg.limits.viewer_queue_soft_ms, p->cfg.limits.viewer_queue_hard_ms);
+    const struct key_state *cert = &p->state[find_key("webrtc.cert_file")];
+    const struct key_state *key = &p->state[find_key("webrtc.key_file")];
+    if (!cert->failed && !key->failed && (p->cfg.webrtc.cert_file[0] == '\0') != (p->cfg.webrtc.key_file[0] == '\0'))
+        report(p, cert->seen ? &cert->mark : &key->mark,
+               "webrtc.cert_file and webrtc.key_file go together: set both or neither");
 }
 
 int sl_config_parse(sl_config_t *cfg, const char *name, const char *text, size_t len,

@@ -36,6 +36,8 @@ struct sl_stream {
     sl_list_t subscribers;
     size_t subscriber_count;
     void *outputs[SL_OUTPUT_COUNT];
+    void (*keyframe_request)(void *arg); /* the publisher's, while it publishes */
+    void *keyframe_request_arg;
     uint64_t frames_in;
     int64_t last_dts;
 };
@@ -297,6 +299,7 @@ void sl_stream_unpublish(sl_stream_t *s)
         if (o->on_unpublish != NULL) o->on_unpublish(o, s);
     }
     s->published = false;
+    s->keyframe_request = NULL;
     sl_list_remove(&s->link);
     sl_list_foreach_safe(pos, tmp, &s->subscribers) {
         sl_subscriber_t *sub = sl_container_of(pos, sl_subscriber_t, link);
@@ -322,6 +325,7 @@ int sl_hub_subscribe(sl_hub_t *hub, const char *key, sl_subscriber_t *sub,
     sub->last_skip_ms = now_ms;
     sl_list_insert_tail(&s->subscribers, &sub->link);
     s->subscriber_count++;
+    sl_stream_request_keyframe(s);
     notify(sub);
     return SL_OK;
 }
@@ -374,6 +378,17 @@ void sl_subscriber_detach(sl_subscriber_t *sub)
     sub->stream = NULL;
     s->subscriber_count--;
     stream_free_if_unused(s);
+}
+
+void sl_stream_on_keyframe_request(sl_stream_t *s, void (*fn)(void *arg), void *arg)
+{
+    s->keyframe_request = fn;
+    s->keyframe_request_arg = arg;
+}
+
+void sl_stream_request_keyframe(sl_stream_t *s)
+{
+    if (s->keyframe_request != NULL) s->keyframe_request(s->keyframe_request_arg);
 }
 
 void *sl_stream_get_output(const sl_stream_t *s, sl_output_kind_t kind) { return s->outputs[kind]; }

@@ -71,6 +71,20 @@ typedef struct sl_config {
     } record;
 
     struct {
+        bool enabled;        /* webrtc.enabled, default true: WHIP and WHEP on the HTTP listener */
+        uint32_t udp_port;   /* webrtc.udp_port: the one UDP port of every session, default 8000 */
+        char candidates[512]; /* webrtc.candidates: space-separated IPs or host names the
+                                 answers offer as host candidates; default "" = the
+                                 addresses of the host's interfaces */
+        char ice_servers[512]; /* webrtc.ice_servers: space-separated stun:/turn: URLs
+                                  announced in OPTIONS Link headers; default "" */
+        char token[256];      /* webrtc.token: when set, WHIP/WHEP need
+                                 "Authorization: Bearer <token>"; default "" (open) */
+        char cert_file[512];  /* webrtc.cert_file, webrtc.key_file: PEM certificate and key */
+        char key_file[512];   /*   for DTLS; default "" = a self-signed P-256 one per start */
+    } webrtc;
+
+    struct {
         int gop_cache; /* hub.gop_cache: GOPs kept for instant start, 0..8, default 1 */
     } hub;
 

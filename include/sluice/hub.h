@@ -108,11 +108,17 @@ bool sl_subscriber_eof(const sl_subscriber_t *sub);
 /* Detaches (idempotent); the stream is freed if it was the last user. */
 void sl_subscriber_detach(sl_subscriber_t *sub);
 
+/* A publisher that can make a keyframe on demand (a WebRTC browser, through PLI)
+ * registers fn; the hub calls it when a subscriber joins, and players may ask for
+ * one (a WHEP viewer's PLI). The publisher rate-limits. Cleared on unpublish. */
+void sl_stream_on_keyframe_request(sl_stream_t *s, void (*fn)(void *arg), void *arg);
+void sl_stream_request_keyframe(sl_stream_t *s);
+
 /* Per-format shared outputs a protocol attaches to a stream (RTP packetizers shared
  * by every RTSP player, say). The hub only stores the pointer; its owner frees it
  * and clears the slot before the stream can go. */
 typedef enum sl_output_kind {
-    SL_OUTPUT_RTSP = 0,
+    SL_OUTPUT_RTP = 0, /* protocols/rtp/output.h: RTP packets for RTSP and WebRTC players */
     SL_OUTPUT_COUNT
 } sl_output_kind_t;
 void *sl_stream_get_output(const sl_stream_t *s, sl_output_kind_t kind);

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "protocols/rtp/reorder.h"
+#include "protocols/rtp/output.h"
 #include "protocols/rtp/rtcp.h"
 #include "protocols/rtp/rtp_aac.h"
 #include "protocols/rtp/rtp_h264.h"
@@ -195,142 +196,7 @@ int sl__rtsp_start_publish(rtsp_session_t *s)
     return rc;
 }
 
-/* ---- playing: one shared RTP output per stream ------------------------------ */
-
-typedef struct output_track {
-    uint8_t codec;
-    uint8_t pt;
-    uint32_t ssrc;
-    uint32_t clock;
-    union {
-        sl_rtp_nal_packetizer_t nal;
-        sl_rtp_aac_packer_t aac;
-        sl_rtp_opus_packer_t opus;
-    } p;
-} output_track_t;
-
-typedef struct rtsp_output rtsp_output_t;
-struct rtsp_output {
-    sl_server_t *srv;
-    sl_stream_t *stream;
-    sl_subscriber_t sub;
-    sl_deferred_t work;
-    int players;
-    output_track_t track[2]; /* by media: SL_MEDIA_VIDEO, SL_MEDIA_AUDIO */
-};
-
-static int packetize(output_track_t *ot, const sl_frame_t *f, sl_bytes_t *out)
-{
-    switch (ot->codec) {
-    case SL_CODEC_H264: return sl_rtp_h264_packetize(&ot->p.nal, f, out);
-    case SL_CODEC_H265: return sl_rtp_h265_packetize(&ot->p.nal, f, out);
-    case SL_CODEC_AAC: return sl_rtp_aac_packetize(&ot->p.aac, f, out);
-    case SL_CODEC_OPUS: return sl_rtp_opus_packetize(&ot->p.opus, f, out);
-    default: return SL_ERR_UNSUPPORTED;
-    }
-}
-
-/* Packetizes every frame the stream logged since the last call, in order, so the
- * sequence numbers of the shared packets follow the stream. */
-static void output_catch_up(rtsp_output_t *o)
-{
-    sl_frame_t *f;
-    while ((f = sl_subscriber_next(&o->sub)) != NULL) {
-        if (f->media > SL_MEDIA_AUDIO || o->track[f->media].codec != f->codec) continue;
-        sl_bytes_t out;
-        sl_bytes_init(&out);
-        sl_buf_t *b = packetize(&o->track[f->media], f, &out) == SL_OK && out.len > 0 ? sl_bytes_to_buf(&out) : NULL;
-        if (b != NULL) sl_frame_enc_set(f, SL_ENC_RTP, 0, b);
-        sl_bytes_free(&out);
-    }
-}
-
-static void run_output(sl_deferred_t *d)
-{
-    output_catch_up(sl_container_of(d, rtsp_output_t, work));
-}
-
-static void on_output_ready(sl_subscriber_t *sub)
-{
-    rtsp_output_t *o = sl_container_of(sub, rtsp_output_t, sub);
-    sl_server_defer(o->srv, &o->work);
-}
-
-/* The output runs every loop turn, so it cannot fall behind; if it ever did, its
- * players would stop getting packets and end by their own limits. */
-static void on_output_too_slow(sl_subscriber_t *sub) { (void)sub; }
-
-static const sl_subscriber_ops_t output_ops = {.on_ready = on_output_ready, .on_too_slow = on_output_too_slow};
-
-static int output_track_init(output_track_t *ot, const sl_frame_t *config, uint8_t pt)
-{
-    ot->codec = config->codec;
-    ot->pt = pt;
-    ot->ssrc = random_u32();
-    uint16_t seq = (uint16_t)random_u32();
-    switch (config->codec) {
-    case SL_CODEC_H264:
-        ot->clock = SL_RTP_VIDEO_RATE;
-        sl_rtp_h264_packetizer_init(&ot->p.nal, pt, ot->ssrc, seq, SL_RTP_DEFAULT_MTU);
-        return sl_rtp_h264_packetizer_set_config(&ot->p.nal, config);
-    case SL_CODEC_H265:
-        ot->clock = SL_RTP_VIDEO_RATE;
-        sl_rtp_h265_packetizer_init(&ot->p.nal, pt, ot->ssrc, seq, SL_RTP_DEFAULT_MTU);
-        return sl_rtp_h265_packetizer_set_config(&ot->p.nal, config);
-    case SL_CODEC_AAC: {
-        int rc = sl_rtp_aac_packer_init(&ot->p.aac, config->data, config->len, pt, ot->ssrc, seq, 0);
-        ot->clock = ot->p.aac.rate;
-        return rc;
-    }
-    case SL_CODEC_OPUS:
-        ot->clock = SL_RTP_OPUS_RATE;
-        sl_rtp_opus_packer_init(&ot->p.opus, pt, ot->ssrc, seq);
-        return SL_OK;
-    default: ot->codec = SL_CODEC_NONE; return SL_ERR_UNSUPPORTED;
-    }
-}
-
-static void output_track_free(output_track_t *ot)
-{
-    if (ot->codec == SL_CODEC_H264 || ot->codec == SL_CODEC_H265) sl_rtp_h264_packetizer_free(&ot->p.nal);
-    ot->codec = SL_CODEC_NONE;
-}
-
-static rtsp_output_t *output_get(rtsp_session_t *s, sl_stream_t *stream)
-{
-    rtsp_output_t *o = sl_stream_get_output(stream, SL_OUTPUT_RTSP);
-    if (o != NULL) return o;
-    o = calloc(1, sizeof(*o));
-    if (o == NULL) return NULL;
-    o->srv = s->srv;
-    o->stream = stream;
-    sl_list_init(&o->work.link);
-    o->work.run = run_output;
-    const sl_frame_t *vc = sl_stream_video_config(stream), *ac = sl_stream_audio_config(stream);
-    if (vc != NULL && output_track_init(&o->track[SL_MEDIA_VIDEO], vc, SL_RTSP_PT_VIDEO) != SL_OK)
-        output_track_free(&o->track[SL_MEDIA_VIDEO]);
-    if (ac != NULL && output_track_init(&o->track[SL_MEDIA_AUDIO], ac, SL_RTSP_PT_AUDIO) != SL_OK)
-        output_track_free(&o->track[SL_MEDIA_AUDIO]);
-    if (sl_hub_subscribe(s->srv->hub, sl_stream_key(stream), &o->sub, &output_ops, uv_now(s->srv->loop)) != SL_OK) {
-        free(o);
-        return NULL;
-    }
-    sl_stream_set_output(stream, SL_OUTPUT_RTSP, o);
-    return o;
-}
-
-/* The last player of a stream has gone: so does its output. The slot is cleared
- * before the output's subscriber leaves, because that may free the stream. */
-static void output_release(rtsp_output_t *o)
-{
-    if (--o->players > 0) return;
-    sl_stream_set_output(o->stream, SL_OUTPUT_RTSP, NULL);
-    sl_server_cancel(&o->work);
-    output_track_free(&o->track[SL_MEDIA_VIDEO]);
-    output_track_free(&o->track[SL_MEDIA_AUDIO]);
-    sl_subscriber_detach(&o->sub);
-    free(o);
-}
+/* ---- playing: the stream's shared RTP output ------------------------------ */
 
 static void on_player_ready(sl_subscriber_t *sub)
 {
@@ -349,12 +215,11 @@ int sl__rtsp_start_play(rtsp_session_t *s)
 {
     sl_stream_t *stream = sl_hub_find(s->srv->hub, s->key);
     if (stream == NULL) return SL_ERR_NOT_FOUND;
-    rtsp_output_t *o = output_get(s, stream);
+    sl_rtp_output_t *o = sl_rtp_output_acquire(s->srv, stream);
     if (o == NULL) return SL_ERR_NOMEM;
-    o->players++;
     int rc = sl_hub_subscribe(s->srv->hub, s->key, &s->sub, &player_ops, uv_now(s->srv->loop));
     if (rc != SL_OK) {
-        output_release(o);
+        sl_rtp_output_release(o);
         return rc;
     }
     s->output = o;
@@ -376,7 +241,7 @@ void sl__rtsp_stop_media(rtsp_session_t *s)
     }
     if (s->subscribed) {
         sl_subscriber_detach(&s->sub);
-        output_release(s->output);
+        sl_rtp_output_release(s->output);
         s->output = NULL;
         s->subscribed = false;
         s->state = RTSP_READY_PLAY;
@@ -461,7 +326,7 @@ static int send_reports(rtsp_session_t *s)
 
 int sl__rtsp_take_packets(rtsp_session_t *s)
 {
-    output_catch_up(s->output);
+    sl_rtp_output_catch_up(s->output);
     sl_frame_t *f;
     int rc = SL_OK;
     while (rc == SL_OK && (f = sl_subscriber_next(&s->sub)) != NULL) {
@@ -574,7 +439,7 @@ int sl__rtsp_tracks_from_sdp(rtsp_session_t *s, const char *text, size_t len)
 int sl__rtsp_tracks_from_stream(rtsp_session_t *s, sl_stream_t *stream, sl_bytes_t *sdp)
 {
     const sl_frame_t *configs[2] = {sl_stream_video_config(stream), sl_stream_audio_config(stream)};
-    static const uint8_t pts[2] = {SL_RTSP_PT_VIDEO, SL_RTSP_PT_AUDIO};
+    static const uint8_t pts[2] = {SL_RTP_OUTPUT_PT_VIDEO, SL_RTP_OUTPUT_PT_AUDIO};
     sl_sdp_media_desc_t media[2];
     int n = 0;
     sl__rtsp_free_tracks(s);

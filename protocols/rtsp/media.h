@@ -5,11 +5,6 @@
 #include "protocols/rtp/rtp_aac.h"
 #include "protocols/rtsp/session.h"
 
-/* Payload types of what sluice sends: dynamic, the same for every player, because
- * the packets are shared. */
-#define SL_RTSP_PT_VIDEO 96
-#define SL_RTSP_PT_AUDIO 97
-
 typedef struct rtsp_sdp_media {
     /* Parameter sets from sprop-*: [0] VPS (H.265), [1] SPS, [2] PPS. */
     uint8_t ps[3][512];

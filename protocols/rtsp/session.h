@@ -70,7 +70,7 @@ struct rtsp_session {
 
     sl_stream_t *stream;        /* publishing */
     sl_subscriber_t sub;        /* playing */
-    struct rtsp_output *output; /* playing: the stream's shared packets */
+    struct sl_rtp_output *output; /* playing: the stream's shared packets */
     bool subscribed;
     uint64_t last_report_ms;
 };
