@@ -38,6 +38,7 @@ struct sl_stream {
     void *outputs[SL_OUTPUT_COUNT];
     void (*keyframe_request)(void *arg); /* the publisher's, while it publishes */
     void *keyframe_request_arg;
+    unsigned notes; /* sl_stream_note_t already logged */
     uint64_t frames_in;
     int64_t last_dts;
 };
@@ -389,6 +390,13 @@ void sl_stream_on_keyframe_request(sl_stream_t *s, void (*fn)(void *arg), void *
 void sl_stream_request_keyframe(sl_stream_t *s)
 {
     if (s->keyframe_request != NULL) s->keyframe_request(s->keyframe_request_arg);
+}
+
+bool sl_stream_note_once(sl_stream_t *s, sl_stream_note_t note)
+{
+    bool first = (s->notes & note) == 0;
+    s->notes |= note;
+    return first;
 }
 
 void *sl_stream_get_output(const sl_stream_t *s, sl_output_kind_t kind) { return s->outputs[kind]; }

@@ -8,6 +8,7 @@
 #include "protocols/httpflv/httpflv.h"
 #include "protocols/rtmp/rtmp.h"
 #include "protocols/rtsp/rtsp.h"
+#include "protocols/webrtc/webrtc.h"
 #include "sluice/log.h"
 
 static void run_deferred(uv_check_t *check)
@@ -159,6 +160,7 @@ int sl_server_init(sl_server_t *srv, uv_loop_t *loop, const sl_config_t *cfg)
     if (rc == SL_OK) rc = sl_hls_start(srv);
     if (rc == SL_OK && cfg->rtmp.enabled) rc = sl_rtmp_start(srv);
     if (rc == SL_OK && cfg->rtsp.enabled) rc = sl_rtsp_start(srv);
+    if (rc == SL_OK) rc = sl_webrtc_start(srv);
     if (rc != SL_OK) sl_server_stop(srv);
     return rc;
 }

@@ -114,6 +114,13 @@ void sl_subscriber_detach(sl_subscriber_t *sub);
 void sl_stream_on_keyframe_request(sl_stream_t *s, void (*fn)(void *arg), void *arg);
 void sl_stream_request_keyframe(sl_stream_t *s);
 
+/* Things worth one log line per stream, not one per viewer. */
+typedef enum sl_stream_note {
+    SL_STREAM_NOTE_WHEP_AUDIO = 1 << 0, /* its audio codec cannot go to WebRTC players */
+} sl_stream_note_t;
+/* True the first time it is called for `note` on this stream. */
+bool sl_stream_note_once(sl_stream_t *s, sl_stream_note_t note);
+
 /* Per-format shared outputs a protocol attaches to a stream (RTP packetizers shared
  * by every RTSP player, say). The hub only stores the pointer; its owner frees it
  * and clears the slot before the stream can go. */

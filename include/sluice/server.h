@@ -30,6 +30,7 @@ typedef struct sl_server {
     sl_hub_t *hub;
     sl_http_server_t *http;
     struct sl_hls_module *hls;
+    struct sl_webrtc_module *webrtc;
     sl_list_t listeners; /* sl_conn_t of listening handles, closed first on shutdown */
     sl_list_t conns;     /* sl_conn_t of live sessions (non-HTTP) */
     size_t conn_count;

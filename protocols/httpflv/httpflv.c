@@ -31,6 +31,14 @@ static void on_written(void *arg, int status)
     if (status == 0 && !v->ended) flush(v);
 }
 
+/* Whether the stream has audio FLV can carry: Opus from a browser has no FLV
+ * codec id, and a header announcing audio that never comes makes players wait. */
+static bool flv_audio(const sl_stream_t *s)
+{
+    const sl_frame_t *ac = sl_stream_audio_config(s);
+    return sl_stream_has_audio(s) && (ac == NULL || ac->codec == SL_CODEC_AAC);
+}
+
 /* The FLV header, then every frame ready, in one chunk. */
 static void flush(flv_viewer_t *v)
 {
@@ -39,7 +47,7 @@ static void flush(flv_viewer_t *v)
     int rc = SL_OK;
     if (!v->header_sent) {
         uint8_t header[SL_FLV_FILE_HEADER_LEN];
-        sl_flv_file_header(header, sl_stream_has_audio(v->sub.stream), sl_stream_has_video(v->sub.stream));
+        sl_flv_file_header(header, flv_audio(v->sub.stream), sl_stream_has_video(v->sub.stream));
         rc = sl_iobatch_add_copy(b, header, sizeof(header));
         v->header_sent = true;
     }
