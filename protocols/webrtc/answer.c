@@ -6,8 +6,15 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "protocols/webrtc/sctp.h"
+
 #define PROTO_RTP "UDP/TLS/RTP/SAVPF"
 #define PROTO_DATA "UDP/DTLS/SCTP"
+#define FORMAT_DATA "webrtc-datachannel"
+/* RFC 8841 6.1: a peer that says nothing takes messages of 64 KiB. */
+#define DEFAULT_MAX_MESSAGE 65536
+#define STR(x) #x
+#define XSTR(x) STR(x)
 #define H264_CB_FLAG 0x40 /* constraint_set1_flag: constrained baseline with profile_idc 66 */
 
 __attribute__((format(printf, 4, 5))) static int fail(sl_webrtc_offer_info_t *info, const char **reason, int rc,
@@ -305,20 +312,56 @@ static uint8_t find_rtx(const sl_sdp_media_t *m, uint8_t pt)
     return 0;
 }
 
-/* Picks the codec of one section; leaves the track rejected (codec NONE) when
- * none fits. have_video/have_audio make a second section of a kind rejected: the
- * hub carries one track of each. */
-static void negotiate_section(const sl_sdp_media_t *m, const want_t *w, bool *have_video, bool *have_audio,
+/* A decimal attribute value in [min, max]; false when malformed. */
+static bool parse_uint(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 10 || strspn(v, "0123456789") != n) return false;
+    unsigned long long x = strtoull(v, NULL, 10);
+    if (x < min || x > max) return false;
+    *out = (uint32_t)x;
+    return true;
+}
+
+/* Takes a data channel section (RFC 8841) that is bundled with the media: the
+ * SCTP association runs in the one DTLS session. */
+static bool choose_data(const sl_sdp_media_t *m, bool bundled, sl_webrtc_track_t *t)
+{
+    if (!bundled || strcmp(m->proto, PROTO_DATA) != 0 || !m->formats || strcmp(m->formats, FORMAT_DATA) != 0)
+        return false;
+    uint32_t port = SL_SCTP_PORT, max_message = DEFAULT_MAX_MESSAGE;
+    const char *v = sl_sdp_attr_get(m, "sctp-port");
+    if (v && !parse_uint(v, 1, UINT16_MAX, &port)) return false;
+    v = sl_sdp_attr_get(m, "max-message-size");
+    if (v && !parse_uint(v, 0, UINT32_MAX, &max_message)) return false;
+    t->sctp_port = (uint16_t)port;
+    t->max_message_size = max_message;
+    return true;
+}
+
+/* What the sections taken so far hold: a second section of a kind is rejected,
+ * as the hub carries one track of each and a peer one SCTP association. */
+typedef struct taken {
+    bool video, audio, data;
+} taken_t;
+
+/* Picks the codec of one section; leaves the track rejected (codec NONE, or
+ * sctp_port 0 for data) when none fits. */
+static void negotiate_section(const sl_sdp_media_t *m, const want_t *w, bool bundled, taken_t *taken,
                               sl_webrtc_track_t *t)
 {
     t->pt = m->pt_count > 0 ? m->pts[0] : 0;
+    if (t->media == SL_MEDIA_DATA) {
+        if (section_live(m) && !taken->data) taken->data = choose_data(m, bundled, t);
+        return;
+    }
     t->dir = w->publish ? SL_SDP_DIR_RECVONLY : SL_SDP_DIR_SENDONLY;
     if (!section_live(m) || strcmp(m->proto, PROTO_RTP) != 0 || !dir_fits(m->dir, w->publish)) return;
     bool ok = false;
-    if (t->media == SL_MEDIA_VIDEO && !*have_video && (w->publish || w->video != SL_CODEC_NONE))
-        ok = *have_video = choose_video(m, w, t);
-    else if (t->media == SL_MEDIA_AUDIO && !*have_audio)
-        ok = *have_audio = choose_audio(m, t);
+    if (t->media == SL_MEDIA_VIDEO && !taken->video && (w->publish || w->video != SL_CODEC_NONE))
+        ok = taken->video = choose_video(m, w, t);
+    else if (t->media == SL_MEDIA_AUDIO && !taken->audio)
+        ok = taken->audio = choose_audio(m, t);
     if (!ok) return;
     scan_feedback(m, t);
     t->rtx_pt = find_rtx(m, t->pt);
@@ -341,14 +384,14 @@ int sl_webrtc_negotiate(const sl_sdp_t *offer, bool publish, sl_codec_t source_v
     if (rc != SL_OK) return rc;
 
     want_t w = {publish, source_video, source_profile_idc};
-    bool have_video = false, have_audio = false;
+    taken_t taken = {false, false, false};
     for (int i = 0; i < offer->media_count; i++) {
         const sl_sdp_media_t *m = &offer->media[i];
         int pos = 0;
         while (sl_sdp_attr_next(m, "candidate", &pos)) info->candidate_count++;
-        negotiate_section(m, &w, &have_video, &have_audio, &tracks[i]);
+        negotiate_section(m, &w, in_bundle(info, tracks[i].mid), &taken, &tracks[i]);
     }
-    if (!have_video && !have_audio) {
+    if (!taken.video && !taken.audio) {
         if (publish)
             return fail(info, reason, SL_ERR_UNSUPPORTED,
                         "no usable track: the offer sends neither H.264 (packetization-mode=1) video "
@@ -399,7 +442,7 @@ static bool args_ok(const sl_webrtc_track_t tracks[], int n, const char *ufrag, 
         if (!ip_literal(ips[i])) return false;
     bool accepted = false;
     for (int i = 0; i < n; i++) {
-        if (tracks[i].codec != SL_CODEC_NONE) accepted = true;
+        if (sl_webrtc_track_accepted(&tracks[i])) accepted = true;
         if (tracks[i].mid[0] == '\0' || !memchr(tracks[i].mid, '\0', sizeof(tracks[i].mid)) ||
             !memchr(tracks[i].fmtp, '\0', sizeof(tracks[i].fmtp)) || strpbrk(tracks[i].mid, " \t\r\n"))
             return false;
@@ -422,6 +465,22 @@ static void add_attr(sl_sdp_media_desc_t *d, sl_sdp_attr_t *attrs, const char *n
     attrs[d->attr_count++] = (sl_sdp_attr_t){name, value};
 }
 
+/* The lines that set up the shared transport, in every accepted section. */
+static void add_transport(sl_sdp_media_desc_t *d, sl_sdp_attr_t *a, const char *ufrag, const char *pwd,
+                          const char *fingerprint)
+{
+    add_attr(d, a, "ice-ufrag", ufrag);
+    add_attr(d, a, "ice-pwd", pwd);
+    add_attr(d, a, "fingerprint", fingerprint);
+    add_attr(d, a, "setup", "passive");
+}
+
+static void add_candidates(const answer_scratch_t *s, sl_sdp_media_desc_t *d, sl_sdp_attr_t *a, int n_ips)
+{
+    for (int c = 0; c < n_ips; c++) add_attr(d, a, "candidate", s->cand[c]);
+    add_attr(d, a, "end-of-candidates", "");
+}
+
 /* Fills section i of the scratch for track t. */
 static void build_section(answer_scratch_t *s, int i, const sl_webrtc_track_t *t, const char *ufrag,
                           const char *pwd, const char *fingerprint, int n_ips, const uint32_t ssrcs[])
@@ -431,27 +490,31 @@ static void build_section(answer_scratch_t *s, int i, const sl_webrtc_track_t *t
     d->type = type_name(t->media);
     d->conn_addr = "0.0.0.0";
     d->attrs = a;
-    if (t->codec == SL_CODEC_NONE) {
+    d->proto = t->media == SL_MEDIA_DATA ? PROTO_DATA : PROTO_RTP;
+    d->formats = t->media == SL_MEDIA_DATA ? FORMAT_DATA : NULL;
+    d->pt = t->pt;
+    if (!sl_webrtc_track_accepted(t)) {
         /* Rejected: port 0 and the mid, nothing to set up. */
-        d->proto = t->media == SL_MEDIA_DATA ? PROTO_DATA : PROTO_RTP;
-        d->formats = t->media == SL_MEDIA_DATA ? "webrtc-datachannel" : NULL;
-        d->pt = t->pt;
         add_attr(d, a, "mid", t->mid);
         return;
     }
     d->port = 9;
-    d->proto = PROTO_RTP;
-    d->pt = t->pt;
+    if (t->media == SL_MEDIA_DATA) {
+        /* Our own SCTP port and limit: the offer's are the browser's. */
+        add_attr(d, a, "mid", t->mid);
+        add_transport(d, a, ufrag, pwd, fingerprint);
+        add_attr(d, a, "sctp-port", XSTR(SL_SCTP_PORT));
+        add_attr(d, a, "max-message-size", XSTR(SL_SCTP_MAX_MESSAGE));
+        add_candidates(s, d, a, n_ips);
+        return;
+    }
     d->encoding = encoding_name(t->codec);
     d->clock = t->clock;
     d->channels = t->channels;
     memcpy(d->fmtp, t->fmtp, strlen(t->fmtp) + 1);
     d->dir = (sl_sdp_dir_t)t->dir;
     add_attr(d, a, "mid", t->mid);
-    add_attr(d, a, "ice-ufrag", ufrag);
-    add_attr(d, a, "ice-pwd", pwd);
-    add_attr(d, a, "fingerprint", fingerprint);
-    add_attr(d, a, "setup", "passive");
+    add_transport(d, a, ufrag, pwd, fingerprint);
     add_attr(d, a, "rtcp-mux", "");
     snprintf(s->nack[i], sizeof(s->nack[i]), "%u nack", t->pt);
     snprintf(s->pli[i], sizeof(s->pli[i]), "%u nack pli", t->pt);
@@ -464,8 +527,7 @@ static void build_section(answer_scratch_t *s, int i, const sl_webrtc_track_t *t
         add_attr(d, a, "msid", s->msid[i]);
         add_attr(d, a, "ssrc", s->ssrc[i]);
     }
-    for (int c = 0; c < n_ips; c++) add_attr(d, a, "candidate", s->cand[c]);
-    add_attr(d, a, "end-of-candidates", "");
+    add_candidates(s, d, a, n_ips);
 }
 
 /* A stable o= session id from our ufrag, which is random per session, so the
@@ -496,7 +558,7 @@ int sl_webrtc_write_answer(const sl_webrtc_offer_info_t *info, const sl_webrtc_t
     size_t len = (size_t)snprintf(s->bundle, sizeof(s->bundle), "BUNDLE");
     for (int i = 0; i < n; i++) {
         build_section(s, i, &tracks[i], ufrag, pwd, fingerprint, n_ips, ssrcs);
-        if (tracks[i].codec != SL_CODEC_NONE)
+        if (sl_webrtc_track_accepted(&tracks[i]))
             len += (size_t)snprintf(s->bundle + len, sizeof(s->bundle) - len, " %s", tracks[i].mid);
     }
     int n_session = 0;

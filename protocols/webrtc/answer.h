@@ -17,10 +17,16 @@
  *    the source's, else the first of that codec: browsers decode any profile of a
  *    codec they offer, the profile-level-id only tells what they prefer;
  *  - audio: opus/48000/2;
- *  - anything else (application, a second video or audio section, a direction that
- *    does not fit, a transport other than UDP/TLS/RTP/SAVPF) is rejected: answered
- *    with port 0 and its mid kept, and left out of the answer's BUNDLE group
- *    (RFC 9143 7.3.3).
+ *  - application: the first "UDP/DTLS/SCTP webrtc-datachannel" section in the
+ *    BUNDLE group (data channels, RFC 8841), with the offer's a=sctp-port (5000
+ *    when absent) and a=max-message-size (65536 when absent); answered with our
+ *    SCTP port and message limit (SL_SCTP_PORT, SL_SCTP_MAX_MESSAGE of sctp.h);
+ *  - anything else (a second video, audio or application section, a direction
+ *    that does not fit, a transport other than UDP/TLS/RTP/SAVPF for media, a
+ *    malformed a=sctp-port or a=max-message-size) is rejected: answered with port 0 and its mid kept,
+ *    and left out of the answer's BUNDLE group (RFC 9143 7.3.3).
+ * An offer is only answered when it has an audio or video track: data channels
+ * ride along with media, they do not make a session on their own.
  */
 #ifndef SLUICE_PROTOCOLS_WEBRTC_ANSWER_H
 #define SLUICE_PROTOCOLS_WEBRTC_ANSWER_H
@@ -41,8 +47,11 @@
 #define SL_WEBRTC_MAX_CANDIDATES 8   /* candidate addresses of an answer */
 #define SL_WEBRTC_REASON_MAX 160
 
-/* One m= section of the offer and what we answer for it. codec SL_CODEC_NONE means
- * rejected (port 0); media is then SL_MEDIA_DATA for an application section. */
+/* One m= section of the offer and what we answer for it. An audio or video
+ * section is accepted when codec is not SL_CODEC_NONE; an application section
+ * (media SL_MEDIA_DATA, codec always SL_CODEC_NONE) when sctp_port is not 0.
+ * sl_webrtc_track_accepted says which; a caller rejects a track by setting its
+ * codec, or for data its sctp_port, to 0 before writing the answer. */
 typedef struct sl_webrtc_track {
     uint8_t media; /* SL_MEDIA_VIDEO, SL_MEDIA_AUDIO, SL_MEDIA_DATA */
     uint8_t codec; /* sl_codec_t */
@@ -57,7 +66,18 @@ typedef struct sl_webrtc_track {
     uint8_t rtx_pt;
     int profile;           /* H.264 profile_idc or H.265 profile-id of pt; 0 otherwise */
     char fmtp[SL_WEBRTC_FMTP_MAX]; /* the offer's fmtp of pt, echoed in the answer */
+    /* Data (application) sections only: the offer's a=sctp-port, the remote port
+     * for sl_sctp_new (0: rejected), and its a=max-message-size, the largest
+     * message it takes (0: no limit, RFC 8841 6). */
+    uint16_t sctp_port;
+    uint32_t max_message_size;
 } sl_webrtc_track_t;
+
+/* Whether the answer accepts track t (see sl_webrtc_track_t). */
+static inline bool sl_webrtc_track_accepted(const sl_webrtc_track_t *t)
+{
+    return t->media == SL_MEDIA_DATA ? t->sctp_port != 0 : t->codec != SL_CODEC_NONE;
+}
 
 typedef enum sl_webrtc_setup {
     SL_WEBRTC_SETUP_NONE = 0, /* no a=setup: RFC 4145 4.1 makes it active */
@@ -87,9 +107,10 @@ typedef struct sl_webrtc_offer_info {
  * (SL_CODEC_H265 prefers H.265 over H.264; anything else takes H.264 only).
  * source_profile_idc is the WHEP source's profile (0 when unknown: any profile).
  * tracks must have room for SL_WEBRTC_MAX_TRACKS; on SL_OK, tracks[0..*track_count)
- * are the offer's sections in order, at least one of them accepted, and *info is
- * filled. A caller that cannot feed an accepted track (a WHEP stream whose audio is
- * AAC) sets its codec to SL_CODEC_NONE before writing the answer, which rejects it.
+ * are the offer's sections in order, at least one audio or video one accepted, and
+ * *info is filled. A caller that cannot feed an accepted track (a WHEP stream whose
+ * audio is AAC) sets its codec to SL_CODEC_NONE before writing the answer, which
+ * rejects it; likewise sctp_port 0 rejects the data section.
  * SL_ERR_UNSUPPORTED when the offer cannot be answered: no ice-ufrag/ice-pwd, no
  * fingerprint, a=setup:passive or holdconn, several sections without BUNDLE or one
  * outside the group, a section without a usable a=mid, no usable track; *reason
@@ -107,7 +128,10 @@ int sl_webrtc_negotiate(const sl_sdp_t *offer, bool publish, sl_codec_t source_v
  * a=rtcp-mux, a=rtcp-fb nack / nack pli when offered, for sendonly sections
  * a=msid:sluice <mid> and a=ssrc:<ssrcs[i]> cname:sluice, then a host candidate
  * per address of candidate_ips (IPv4 or IPv6 literals) on port, and
- * a=end-of-candidates. A rejected track gets m=<type> 0 ... and its mid only.
+ * a=end-of-candidates. An accepted data section is m=application 9 UDP/DTLS/SCTP
+ * webrtc-datachannel, c=, a=mid, the ICE, fingerprint and setup lines,
+ * a=sctp-port:5000, a=max-message-size:65536 and the candidates. A rejected track
+ * gets m=<type> 0 ... and its mid only.
  * ssrcs[i] is the SSRC we send track i on
  * (may be NULL for WHIP). Everything is borrowed. SL_OK; SL_ERR_PROTO for an unusable
  * argument (empty credentials, an address with blanks, more than

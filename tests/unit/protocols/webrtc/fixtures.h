@@ -107,24 +107,46 @@
                                 "a=fmtp:117 apt=116\r\n"                                                   \
                                 "a=rtpmap:118 ulpfec/90000\r\n"
 
-#define CHROME_SESSION                                                                                     \
+#define CHROME_SESSION_GROUP(mids)                                                                         \
     "v=0\r\n"                                                                                              \
     "o=- 4215775240449105457 2 IN IP4 127.0.0.1\r\n"                                                       \
     "s=-\r\n"                                                                                              \
     "t=0 0\r\n"                                                                                            \
-    "a=group:BUNDLE 0 1\r\n"                                                                               \
+    "a=group:BUNDLE " mids "\r\n"                                                                          \
     "a=extmap-allow-mixed\r\n"                                                                             \
     "a=msid-semantic: WMS\r\n"
 
+#define CHROME_SESSION CHROME_SESSION_GROUP("0 1")
+
+#define CHROME_WHIP_MEDIA                                                                                  \
+    CHROME_AUDIO("sendonly")                                                                               \
+    "a=ssrc-group:FID 1894391421 2217373425\r\n"                                                           \
+    "a=ssrc:3735928559 cname:pTnQ1rM2xWJp7s5V\r\n"                                                         \
+    "a=ssrc:3735928559 msid:- 7c2f8a36-4a5e-4e1b-9d1c-2b6c0c5b1f01\r\n" CHROME_VIDEO("sendonly")           \
+    "a=ssrc-group:FID 1894391421 2217373425\r\n"                                                           \
+    "a=ssrc:1894391421 cname:pTnQ1rM2xWJp7s5V\r\n"                                                         \
+    "a=ssrc:2217373425 cname:pTnQ1rM2xWJp7s5V\r\n"
+
+/* Chromium's section for its data channels (after createDataChannel), mid 2;
+ * bundled, so its candidates are the first section's. */
+#define CHROME_DATA                                                                                        \
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"                                                 \
+    "c=IN IP4 0.0.0.0\r\n"                                                                                 \
+    "a=ice-ufrag:Xk2s\r\n"                                                                                 \
+    "a=ice-pwd:Lh2bXzvWmSwUoUR7rTD1aX3p\r\n"                                                               \
+    "a=ice-options:trickle\r\n"                                                                            \
+    "a=fingerprint:" FX_FP "\r\n"                                                                          \
+    "a=setup:actpass\r\n"                                                                                  \
+    "a=mid:2\r\n"                                                                                          \
+    "a=sctp-port:5000\r\n"                                                                                 \
+    "a=max-message-size:262144\r\n"
+
 /* Chromium publishing over WHIP: audio (mid 0) and video (mid 1), sendonly, with
  * gathered candidates and SSRCs. */
-static const char FX_CHROME_WHIP[] = CHROME_SESSION CHROME_AUDIO("sendonly")
-    "a=ssrc-group:FID 1894391421 2217373425\r\n"
-    "a=ssrc:3735928559 cname:pTnQ1rM2xWJp7s5V\r\n"
-    "a=ssrc:3735928559 msid:- 7c2f8a36-4a5e-4e1b-9d1c-2b6c0c5b1f01\r\n" CHROME_VIDEO("sendonly")
-    "a=ssrc-group:FID 1894391421 2217373425\r\n"
-    "a=ssrc:1894391421 cname:pTnQ1rM2xWJp7s5V\r\n"
-    "a=ssrc:2217373425 cname:pTnQ1rM2xWJp7s5V\r\n";
+static const char FX_CHROME_WHIP[] = CHROME_SESSION CHROME_WHIP_MEDIA;
+
+/* The same with a data channel: audio, video and application (mid 2). */
+static const char FX_CHROME_WHIP_DATA[] = CHROME_SESSION_GROUP("0 1 2") CHROME_WHIP_MEDIA CHROME_DATA;
 
 /* Chromium playing over WHEP: the same sections, recvonly, no SSRCs. */
 static const char FX_CHROME_WHEP[] = CHROME_SESSION CHROME_AUDIO("recvonly") CHROME_VIDEO("recvonly");

@@ -419,6 +419,184 @@ static void test_answer_bad_arguments(void **state)
     sl_bytes_free(&out);
 }
 
+/* The data section of an answer, from its m= line to the end. */
+static char *data_section_of(const result_t *r)
+{
+    sl_bytes_t out;
+    sl_bytes_init(&out);
+    const char *ips[] = {"192.0.2.1"};
+    assert_int_equal(sl_webrtc_write_answer(&r->info, r->tracks, r->n, UFRAG, PWD, OUR_FP, ips, 1, 8443, NULL, &out),
+                     SL_OK);
+    assert_int_equal(sl_bytes_put_u8(&out, 0), SL_OK);
+    const char *m = strstr((const char *)out.data, "m=application");
+    assert_non_null(m);
+    char *copy = strdup(m);
+    assert_non_null(copy);
+    sl_bytes_free(&out);
+    return copy;
+}
+
+static void test_chrome_whip_data_channel(void **state)
+{
+    (void)state;
+    result_t r;
+    negotiate(FX_CHROME_WHIP_DATA, true, SL_CODEC_H264, 0, &r);
+    assert_int_equal(r.rc, SL_OK);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.tracks[0].codec, SL_CODEC_OPUS);
+    assert_int_equal(r.tracks[1].codec, SL_CODEC_H264);
+    assert_int_equal(r.tracks[1].pt, 106);
+    const sl_webrtc_track_t *d = &r.tracks[2];
+    assert_int_equal(d->media, SL_MEDIA_DATA);
+    assert_int_equal(d->codec, SL_CODEC_NONE);
+    assert_string_equal(d->mid, "2");
+    assert_int_equal(d->sctp_port, 5000);
+    assert_int_equal(d->max_message_size, 262144);
+    assert_int_equal(d->dir, SL_SDP_DIR_NONE);
+    assert_true(sl_webrtc_track_accepted(d));
+    assert_true(sl_webrtc_track_accepted(&r.tracks[0]));
+    assert_int_equal(r.info.candidate_count, 2);
+
+    sl_sdp_t *a = answer_for(&r, NULL);
+    assert_string_equal(sl_sdp_session_attr_get(a, "group"), "BUNDLE 0 1 2");
+    assert_int_equal(a->media_count, 3);
+    check_answer_section(&a->media[1], "video", "1", 106, SL_SDP_DIR_RECVONLY);
+    const sl_sdp_media_t *m = &a->media[2];
+    assert_string_equal(m->type, "application");
+    assert_int_equal(m->port, 9);
+    assert_string_equal(m->proto, "UDP/DTLS/SCTP");
+    assert_string_equal(m->formats, "webrtc-datachannel");
+    assert_string_equal(m->mid, "2");
+    assert_false(m->rtcp_mux);
+    assert_int_equal(m->dir, SL_SDP_DIR_NONE);
+    sl_sdp_free(a);
+
+    /* Exact bytes of the section: our port and limit, not the browser's. */
+    char *sec = data_section_of(&r);
+    assert_string_equal(sec, "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                             "c=IN IP4 0.0.0.0\r\n"
+                             "a=mid:2\r\n"
+                             "a=ice-ufrag:" UFRAG "\r\n"
+                             "a=ice-pwd:" PWD "\r\n"
+                             "a=fingerprint:" OUR_FP "\r\n"
+                             "a=setup:passive\r\n"
+                             "a=sctp-port:5000\r\n"
+                             "a=max-message-size:65536\r\n"
+                             "a=candidate:1 1 udp 2130706431 192.0.2.1 8443 typ host\r\n"
+                             "a=end-of-candidates\r\n");
+    free(sec);
+
+    /* The caller turns the data channel down. */
+    r.tracks[2].sctp_port = 0;
+    assert_false(sl_webrtc_track_accepted(&r.tracks[2]));
+    sec = data_section_of(&r);
+    assert_string_equal(sec, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+                             "c=IN IP4 0.0.0.0\r\n"
+                             "a=mid:2\r\n");
+    free(sec);
+    a = answer_for(&r, NULL);
+    assert_string_equal(sl_sdp_session_attr_get(a, "group"), "BUNDLE 0 1");
+    sl_sdp_free(a);
+}
+
+static void test_whep_data_channel(void **state)
+{
+    (void)state;
+    result_t r;
+    negotiate(CHROME_SESSION_GROUP("0 1 2") CHROME_AUDIO("recvonly") CHROME_VIDEO("recvonly") CHROME_DATA, false,
+              SL_CODEC_H264, 100, &r);
+    assert_int_equal(r.rc, SL_OK);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.tracks[1].pt, 112);
+    assert_int_equal(r.tracks[2].sctp_port, 5000);
+    const uint32_t ssrcs[] = {1, 2, 0};
+    sl_sdp_t *a = answer_for(&r, ssrcs);
+    assert_string_equal(sl_sdp_session_attr_get(a, "group"), "BUNDLE 0 1 2");
+    /* No SSRC or msid in a data section, even when sending. */
+    assert_null(sl_sdp_attr_get(&a->media[2], "ssrc"));
+    assert_null(sl_sdp_attr_get(&a->media[2], "msid"));
+    assert_string_equal(sl_sdp_attr_get(&a->media[2], "sctp-port"), "5000");
+    sl_sdp_free(a);
+}
+
+/* The data section's attributes: defaults, limits, malformed values. */
+static void expect_data(const char *from, const char *to, int rc, uint16_t port, uint32_t max_message)
+{
+    char *t = replace(FX_CHROME_WHIP_DATA, from, to);
+    result_t r;
+    negotiate(t, true, SL_CODEC_H264, 0, &r);
+    free(t);
+    assert_int_equal(r.rc, rc);
+    if (rc != SL_OK) return;
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.tracks[2].media, SL_MEDIA_DATA);
+    assert_int_equal(r.tracks[2].sctp_port, port);
+    assert_int_equal(r.tracks[2].max_message_size, max_message);
+    assert_int_equal(sl_webrtc_track_accepted(&r.tracks[2]), port != 0);
+    /* Media is answered either way. */
+    assert_int_equal(r.tracks[1].codec, SL_CODEC_H264);
+}
+
+static void test_data_channel_attributes(void **state)
+{
+    (void)state;
+    expect_data("a=sctp-port:5000\r\n", "", SL_OK, 5000, 262144);
+    expect_data("a=max-message-size:262144\r\n", "", SL_OK, 5000, 65536);
+    expect_data("a=sctp-port:5000", "a=sctp-port:5001", SL_OK, 5001, 262144);
+    expect_data("a=max-message-size:262144", "a=max-message-size:0", SL_OK, 5000, 0);
+    expect_data("a=max-message-size:262144", "a=max-message-size:4294967295", SL_OK, 5000, 4294967295u);
+    expect_data("a=max-message-size:262144", "a=max-message-size:4294967296", SL_OK, 0, 0);
+    expect_data("a=max-message-size:262144", "a=max-message-size:-1", SL_OK, 0, 0);
+    expect_data("a=sctp-port:5000", "a=sctp-port:0", SL_OK, 0, 0);
+    expect_data("a=sctp-port:5000", "a=sctp-port:65536", SL_OK, 0, 0);
+    expect_data("a=sctp-port:5000", "a=sctp-port:50x0", SL_OK, 0, 0);
+    expect_data("a=sctp-port:5000", "a=sctp-port:", SL_OK, 0, 0);
+    /* The offerer rejected it itself. */
+    expect_data("m=application 9", "m=application 0", SL_OK, 0, 0);
+    /* The pre-RFC 8841 form (DTLS/SCTP 5000 with a=sctpmap) and other transports. */
+    expect_data("UDP/DTLS/SCTP webrtc-datachannel", "DTLS/SCTP 5000", SL_OK, 0, 0);
+    expect_data("UDP/DTLS/SCTP webrtc-datachannel", "TCP/DTLS/SCTP webrtc-datachannel", SL_OK, 0, 0);
+    expect_data("UDP/DTLS/SCTP webrtc-datachannel", "UDP/DTLS/SCTP other", SL_OK, 0, 0);
+    /* Outside the BUNDLE group, a live section refuses the offer, as for media. */
+    expect_data("a=group:BUNDLE 0 1 2", "a=group:BUNDLE 0 1", SL_ERR_UNSUPPORTED, 0, 0);
+}
+
+static void test_second_data_section_rejected(void **state)
+{
+    (void)state;
+    char *second = replace(CHROME_DATA, "a=mid:2", "a=mid:3");
+    char *first = replace(FX_CHROME_WHIP_DATA, "a=group:BUNDLE 0 1 2", "a=group:BUNDLE 0 1 2 3");
+    char *offer = malloc(strlen(first) + strlen(second) + 1);
+    assert_non_null(offer);
+    strcpy(offer, first);
+    strcat(offer, second);
+    result_t r;
+    negotiate(offer, true, SL_CODEC_H264, 0, &r);
+    assert_int_equal(r.rc, SL_OK);
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.tracks[2].sctp_port, 5000);
+    assert_int_equal(r.tracks[3].media, SL_MEDIA_DATA);
+    assert_int_equal(r.tracks[3].sctp_port, 0);
+    sl_sdp_t *a = answer_for(&r, NULL);
+    assert_string_equal(sl_sdp_session_attr_get(a, "group"), "BUNDLE 0 1 2");
+    assert_int_equal(a->media[2].port, 9);
+    assert_int_equal(a->media[3].port, 0);
+    assert_string_equal(a->media[3].mid, "3");
+    sl_sdp_free(a);
+    free(offer);
+    free(first);
+    free(second);
+}
+
+/* Data channels ride along with media: an offer of data alone is not answered. */
+static void test_data_only_refused(void **state)
+{
+    (void)state;
+    expect_refusal(CHROME_SESSION_GROUP("2") CHROME_DATA, SL_ERR_UNSUPPORTED,
+                   "no usable track: the offer sends neither H.264 (packetization-mode=1) video nor "
+                   "opus/48000/2 audio");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +611,11 @@ int main(void)
         cmocka_unit_test(test_answer_whip),
         cmocka_unit_test(test_answer_whep_with_rejected),
         cmocka_unit_test(test_answer_bad_arguments),
+        cmocka_unit_test(test_chrome_whip_data_channel),
+        cmocka_unit_test(test_whep_data_channel),
+        cmocka_unit_test(test_data_channel_attributes),
+        cmocka_unit_test(test_second_data_section_rejected),
+        cmocka_unit_test(test_data_only_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
