@@ -10,9 +10,6 @@
 #include "protocols/webrtc/peer.h"
 #include "sluice/log.h"
 
-/* The SCTP port both ends use (RFC 8841 a=sctp-port, 5000 when absent). */
-#define SCTP_PORT 5000
-
 static int random_bytes(void *out, size_t len) { return RAND_bytes(out, (int)len) == 1 ? SL_OK : SL_ERR_IO; }
 
 static int make_session_id(char out[WR_SESSION_ID_LEN + 1])
@@ -28,7 +25,7 @@ static void close_conn(sl_conn_t *c) { wr_peer_close(sl_container_of(c, wr_peer_
 static const sl_webrtc_track_t *data_track(const wr_peer_t *p)
 {
     for (int i = 0; i < p->track_count; i++)
-        if (p->tracks[i].media == SL_MEDIA_DATA && p->tracks[i].sctp_port != 0) return &p->tracks[i];
+        if (p->tracks[i].media == SL_MEDIA_DATA && sl_webrtc_track_accepted(&p->tracks[i])) return &p->tracks[i];
     return NULL;
 }
 
@@ -186,7 +183,7 @@ static const char *on_handshake_done(wr_peer_t *p)
     p->state = WR_CONNECTED;
     SL_INFO("client %llu webrtc %s %s %s: connected after %llu ms", (unsigned long long)p->id, p->peer_name,
             p->publish ? "WHIP" : "WHEP", p->key, (unsigned long long)(uv_now(p->m->srv->loop) - p->created_ms));
-    if (p->sctp_port != 0 && sl_sctp_new(SCTP_PORT, p->sctp_port, false, &sctp_ops, p, &p->sctp) != SL_OK)
+    if (p->sctp_port != 0 && sl_sctp_new(SL_SCTP_PORT, p->sctp_port, false, &sctp_ops, p, &p->sctp) != SL_OK)
         SL_WARN("client %llu webrtc %s: data channel not available", (unsigned long long)p->id, p->key);
     if (p->publish) return wr_ingest_start(p);
     return wr_egress_start(p);

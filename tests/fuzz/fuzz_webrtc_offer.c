@@ -22,7 +22,7 @@ static void check_answer(const sl_webrtc_offer_info_t *info, const sl_webrtc_tra
     if (sl_sdp_parse((const char *)out.data, out.len, &answer) != SL_OK || answer->media_count != n) abort();
     for (int i = 0; i < n; i++)
         if (!answer->media[i].mid || strcmp(answer->media[i].mid, tracks[i].mid) != 0 ||
-            (answer->media[i].port == 0) != (tracks[i].codec == SL_CODEC_NONE))
+            (answer->media[i].port == 0) != !sl_webrtc_track_accepted(&tracks[i]))
             abort();
     sl_sdp_free(answer);
 done:
