@@ -117,6 +117,7 @@ void sl_stream_request_keyframe(sl_stream_t *s);
 /* Things worth one log line per stream, not one per viewer. */
 typedef enum sl_stream_note {
     SL_STREAM_NOTE_WHEP_AUDIO = 1 << 0, /* its audio codec cannot go to WebRTC players */
+    SL_STREAM_NOTE_WHEP_BFRAMES = 1 << 1, /* it has B-frames, which browsers do not decode over WebRTC */
 } sl_stream_note_t;
 /* True the first time it is called for `note` on this stream. */
 bool sl_stream_note_once(sl_stream_t *s, sl_stream_note_t note);

@@ -56,6 +56,10 @@ static void flush(wr_peer_t *p)
     sl_frame_t *f;
     while ((f = sl_subscriber_next(&p->sub)) != NULL) {
         if (f->media > SL_MEDIA_AUDIO) continue;
+        if (f->pts != f->dts && f->media == SL_MEDIA_VIDEO && sl_stream_note_once(p->sub.stream, SL_STREAM_NOTE_WHEP_BFRAMES))
+            SL_WARN("stream %s has B-frames, which browsers do not decode over WebRTC: WHEP players will stall; "
+                    "publish without them (x264: -bf 0; OBS: profile baseline)",
+                    p->key);
         wr_out_track_t *t = &p->out[f->media];
         sl_buf_t *packets = t->active ? sl_frame_enc_get(f, SL_ENC_RTP, 0) : NULL;
         /* A codec other than the one negotiated (the publisher changed) has no place. */
