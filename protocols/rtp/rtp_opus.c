@@ -1,6 +1,16 @@
 #include "protocols/rtp/rtp_opus.h"
 
+#include <string.h>
+
 #define MAX_PAYLOAD (65535 - SL_RTP_HEADER_LEN) /* packets carry a 16-bit length prefix */
+
+void sl_rtp_opus_head(uint8_t channels, uint8_t out[SL_OPUS_HEAD_LEN])
+{
+    static const uint8_t head[SL_OPUS_HEAD_LEN] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2, 0, 0,
+                                                   0x80, 0xbb, 0, 0, 0, 0, 0};
+    memcpy(out, head, sizeof(head));
+    out[9] = channels;
+}
 
 void sl_rtp_opus_packer_init(sl_rtp_opus_packer_t *p, uint8_t payload_type, uint32_t ssrc, uint16_t first_seq)
 {

@@ -14,6 +14,12 @@
 
 #define SL_RTP_OPUS_RATE 48000
 
+/* The codec config of an Opus track: an OpusHead (RFC 7845 5.1: version 1,
+ * `channels`, no pre-skip, 48 kHz input, no gain, mapping family 0), so that every
+ * output knows the stream has Opus before its first packet. */
+#define SL_OPUS_HEAD_LEN 19
+void sl_rtp_opus_head(uint8_t channels, uint8_t out[SL_OPUS_HEAD_LEN]);
+
 typedef struct sl_rtp_opus_packer {
     uint8_t payload_type;
     uint32_t ssrc;

@@ -9,6 +9,7 @@
 #include "protocols/codec/aac.h"
 #include "protocols/codec/h264.h"
 #include "protocols/codec/h265.h"
+#include "protocols/rtp/rtp_opus.h"
 #include "sluice/auth.h"
 
 /* Everything the pointers of a parsed sl_sdp_t refer to. Sections are parsed in
@@ -625,7 +626,11 @@ int sl_sdp_media_config(const sl_sdp_media_t *m, uint8_t pt, sl_codec_t *codec, 
     case SL_CODEC_H264: return h264_config_of(m, pt, config);
     case SL_CODEC_H265: return h265_config_of(m, pt, config);
     case SL_CODEC_AAC: return aac_config_of(m, pt, config);
-    case SL_CODEC_OPUS: return SL_OK;
+    case SL_CODEC_OPUS: {
+        uint8_t head[SL_OPUS_HEAD_LEN];
+        sl_rtp_opus_head(r->channels == 1 ? 1 : 2, head);
+        return sl_bytes_append(config, head, sizeof(head));
+    }
     default: return SL_ERR_UNSUPPORTED;
     }
 }

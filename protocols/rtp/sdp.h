@@ -174,7 +174,7 @@ int sl_sdp_h264_profile_level_id(const uint8_t *sps, size_t len, char out[7]) SL
 /* The hub codec configuration of payload type pt of a parsed section, from its
  * rtpmap and fmtp: an AVCDecoderConfigurationRecord from sprop-parameter-sets, an
  * HEVCDecoderConfigurationRecord from sprop-vps/sps/pps (the first unit of each kind
- * is used), the AudioSpecificConfig from AAC config=; nothing for Opus. *codec is set
+ * is used), the AudioSpecificConfig from AAC config=, an OpusHead for Opus. *codec is set
  * and the configuration appended to `config` (caller-owned). SL_OK;
  * SL_ERR_NOT_FOUND when pt has no rtpmap or the parameter sets are not in the SDP
  * (they then come in-band); SL_ERR_UNSUPPORTED for another encoding or an AAC mode

@@ -17,11 +17,6 @@
 #define RR_INTERVAL_MS 1000
 #define MAX_NACKS 64
 
-/* OpusHead (RFC 7845 5.1) for stereo at 48 kHz: the codec config of an Opus
- * track, so outputs know the stream has Opus before its first packet. */
-static const uint8_t opus_head[19] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2, 0x38, 0x01,
-                                      0x80, 0xbb, 0, 0, 0, 0, 0};
-
 /* Each depacketizer starts its clock at 0 on its first packet, and audio and video
  * do not start together: frames get their track's offset, the arrival time of its
  * first packet, so the tracks line up. */
@@ -105,8 +100,9 @@ const char *wr_ingest_start(wr_peer_t *p)
         SL_INFO("stream %s: Opus audio goes to WebRTC and RTSP players; RTMP, HTTP-FLV and HLS carry its video "
                 "only (no transcoding)",
                 p->key);
-        sl_frame_t *config = sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_OPUS, SL_FRAME_CONFIG, 0, 0, opus_head,
-                                              sizeof(opus_head));
+        uint8_t head[SL_OPUS_HEAD_LEN];
+        sl_rtp_opus_head(2, head);
+        sl_frame_t *config = sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_OPUS, SL_FRAME_CONFIG, 0, 0, head, sizeof(head));
         rc = config != NULL ? sl_stream_push(p->stream, config, uv_now(p->m->srv->loop)) : SL_ERR_NOMEM;
         sl_frame_unref(config);
         if (rc != SL_OK) return sl_strerror(rc);

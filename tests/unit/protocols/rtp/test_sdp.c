@@ -379,7 +379,9 @@ static void test_ffmpeg_h265_opus(void **state)
     cfg.len = 0;
     assert_int_equal(sl_sdp_media_config(a, 97, &codec, &cfg), SL_OK);
     assert_int_equal(codec, SL_CODEC_OPUS);
-    assert_int_equal(cfg.len, 0);
+    static const uint8_t opus_head[19] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0};
+    assert_int_equal(cfg.len, sizeof(opus_head));
+    assert_memory_equal(cfg.data, opus_head, sizeof(opus_head));
     sl_bytes_free(&cfg);
     sl_sdp_free(sdp);
 }
