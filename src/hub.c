@@ -41,10 +41,22 @@ struct sl_stream {
     unsigned notes; /* sl_stream_note_t already logged */
     uint64_t frames_in;
     int64_t last_dts;
+    uint64_t published_ms; /* now_ms of the first frame */
+    /* Per-second counts of the last seconds, for the measured bitrate and fps. */
+    struct rate_slot {
+        uint64_t second;
+        uint64_t bytes;
+        uint32_t video_frames;
+    } rate[SL_STREAM_RATE_WINDOW + 1];
+    uint64_t gop_frames; /* frames from the previous keyframe to the latest one */
+    int64_t gop_duration; /* hub clock, between those keyframes */
+    int64_t last_key_dts;
+    uint64_t last_key_seq;
 };
 
 struct sl_hub {
     const sl_config_t *cfg;
+    uint64_t frames_skipped;
     sl_list_t observers;
     sl_list_t streams;
     size_t stream_count;
@@ -189,6 +201,27 @@ static int remember_metadata(sl_stream_t *s, sl_frame_t *f)
     return SL_OK;
 }
 
+/* Bytes and video frames per second of the stream's clock (now_ms), and the
+ * length of the last complete GOP. */
+static void count_rate(sl_stream_t *s, const sl_frame_t *f, uint64_t now_ms)
+{
+    if (s->frames_in == 1) s->published_ms = now_ms;
+    uint64_t second = now_ms / 1000;
+    struct rate_slot *r = &s->rate[second % SL_ARRAY_SIZE(s->rate)];
+    if (r->second != second) memset(r, 0, sizeof(*r));
+    r->second = second;
+    r->bytes += f->len;
+    if (f->media != SL_MEDIA_VIDEO || (f->flags & SL_FRAME_CONFIG)) return;
+    r->video_frames++;
+    if (!(f->flags & SL_FRAME_KEY)) return;
+    if (s->last_key_seq != 0) {
+        s->gop_frames = s->frames_in - s->last_key_seq;
+        s->gop_duration = f->dts - s->last_key_dts;
+    }
+    s->last_key_seq = s->frames_in;
+    s->last_key_dts = f->dts;
+}
+
 static void remember_sync_point(sl_stream_t *s, uint64_t seq)
 {
     memmove(&s->gop_start[1], &s->gop_start[0], sizeof(s->gop_start[0]) * (GOP_SLOTS - 1));
@@ -235,6 +268,7 @@ static bool check_subscriber(sl_stream_t *s, sl_subscriber_t *sub, uint64_t now_
     if (behind_ms > cfg->limits.viewer_queue_soft_ms && s->gop_count > 0 && s->gop_start[0] > sub->cursor) {
         uint64_t key = s->gop_start[0];
         sub->frames_skipped += key - sub->cursor;
+    s->hub->frames_skipped += key - sub->cursor;
         if (s->last_config_seq != UINT64_MAX && s->last_config_seq >= sub->cursor && s->last_config_seq < key)
             sub->prelude = 3;
         sub->cursor = key;
@@ -285,6 +319,7 @@ int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
     s->bytes_total += f->len;
     s->frames_in++;
     s->last_dts = f->dts;
+    count_rate(s, f, now_ms);
 
     trim_log(s, SL_MIN(keep_from, gop_cache_start(s)));
     sl_list_foreach_safe(pos, tmp, &s->subscribers) notify(sl_container_of(pos, sl_subscriber_t, link));
@@ -408,8 +443,31 @@ bool sl_stream_has_audio(const sl_stream_t *s) { return s->has_audio; }
 const sl_frame_t *sl_stream_video_config(const sl_stream_t *s) { return s->video_config; }
 const sl_frame_t *sl_stream_audio_config(const sl_stream_t *s) { return s->audio_config; }
 
-void sl_stream_get_stats(const sl_stream_t *s, sl_stream_stats_t *out)
+uint64_t sl_hub_frames_skipped(const sl_hub_t *hub) { return hub->frames_skipped; }
+
+void sl_hub_foreach(sl_hub_t *hub, void (*fn)(sl_stream_t *s, void *arg), void *arg)
 {
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &hub->streams) fn(sl_container_of(pos, sl_stream_t, link), arg);
+}
+
+void sl_stream_get_stats(const sl_stream_t *s, uint64_t now_ms, sl_stream_stats_t *out)
+{
+    /* The last SL_STREAM_RATE_WINDOW whole seconds, not the one under way. */
+    uint64_t now_s = now_ms / 1000, bytes = 0, frames = 0;
+    for (size_t i = 0; i < SL_ARRAY_SIZE(s->rate); i++) {
+        const struct rate_slot *r = &s->rate[i];
+        if (r->second < now_s && r->second + SL_STREAM_RATE_WINDOW >= now_s) {
+            bytes += r->bytes;
+            frames += r->video_frames;
+        }
+    }
+    uint64_t seconds = SL_MIN(SL_STREAM_RATE_WINDOW, now_s > s->published_ms / 1000 ? now_s - s->published_ms / 1000 : 1);
+    out->bitrate = bytes * 8 / seconds;
+    out->fps = (double)frames / (double)seconds;
+    out->gop_frames = s->gop_frames;
+    out->gop_ms = s->gop_duration / 90;
+    out->age_ms = s->frames_in > 0 ? now_ms - s->published_ms : 0;
     out->frames_in = s->frames_in;
     out->bytes_in = s->bytes_total;
     out->subscribers = s->subscriber_count;

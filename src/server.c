@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "protocols/hls/hls.h"
 #include "protocols/httpflv/httpflv.h"
@@ -31,10 +32,63 @@ void sl_server_defer(sl_server_t *srv, sl_deferred_t *d)
 
 void sl_server_cancel(sl_deferred_t *d) { sl_list_remove(&d->link); }
 
-void sl_server_add_conn(sl_server_t *srv, sl_conn_t *c)
+const char *sl_proto_name(sl_proto_t p)
+{
+    static const char *const names[SL_PROTO_COUNT] = {"rtmp", "rtsp", "http-flv", "webrtc"};
+    return p < SL_PROTO_COUNT ? names[p] : "?";
+}
+
+uint64_t sl_unix_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+void sl_conn_init(sl_conn_t *c, uint64_t id, sl_proto_t proto, const char *remote, const char *key,
+                  void (*close)(sl_conn_t *c, const char *reason))
+{
+    memset(c, 0, sizeof(*c));
+    sl_list_init(&c->link);
+    c->id = id;
+    c->proto = (uint8_t)proto;
+    c->remote = remote;
+    c->key = key;
+    c->close = close;
+    c->connected_ms = sl_unix_ms();
+}
+
+/* Bits per second from the counters the stats tick sampled: over the whole
+ * window once it is full, over what there is before. */
+static uint64_t bitrate(const uint64_t *hist, uint32_t count, uint64_t now)
+{
+    if (count == 0) return 0;
+    uint32_t seconds = SL_MIN(count, SL_CONN_RATE_WINDOW);
+    uint64_t then = hist[(count - seconds) % SL_CONN_RATE_WINDOW];
+    return (now - then) * 8 / seconds;
+}
+
+uint64_t sl_conn_bitrate_in(const sl_conn_t *c) { return bitrate(c->hist_in, c->hist_count, c->bytes_in); }
+uint64_t sl_conn_bitrate_out(const sl_conn_t *c) { return bitrate(c->hist_out, c->hist_count, c->bytes_out); }
+
+static void on_stats_tick(uv_timer_t *t)
+{
+    sl_server_t *srv = t->data;
+    sl_list_t *pos;
+    for (pos = srv->conns.next; pos != &srv->conns; pos = pos->next) {
+        sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
+        c->hist_in[c->hist_count % SL_CONN_RATE_WINDOW] = c->bytes_in;
+        c->hist_out[c->hist_count % SL_CONN_RATE_WINDOW] = c->bytes_out;
+        c->hist_count++;
+    }
+    srv->stats_ticks++;
+}
+
+bool sl_server_add_conn(sl_server_t *srv, sl_conn_t *c)
 {
     sl_list_insert_tail(&srv->conns, &c->link);
     srv->conn_count++;
+    return ++srv->proto_conns[c->proto] <= srv->cfg->limits.max_connections;
 }
 
 void sl_server_remove_conn(sl_server_t *srv, sl_conn_t *c)
@@ -42,6 +96,19 @@ void sl_server_remove_conn(sl_server_t *srv, sl_conn_t *c)
     if (!sl_list_linked(&c->link)) return;
     sl_list_remove(&c->link);
     srv->conn_count--;
+    srv->proto_conns[c->proto]--;
+    srv->closed_bytes_in[c->proto] += c->bytes_in;
+    srv->closed_bytes_out[c->proto] += c->bytes_out;
+}
+
+sl_conn_t *sl_server_find_conn(sl_server_t *srv, uint64_t id)
+{
+    sl_list_t *pos;
+    for (pos = srv->conns.next; pos != &srv->conns; pos = pos->next) {
+        sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
+        if (c->id == id) return c;
+    }
+    return NULL;
 }
 
 void sl_server_add_listener(sl_server_t *srv, sl_conn_t *c) { sl_list_insert_tail(&srv->listeners, &c->link); }
@@ -93,7 +160,7 @@ typedef struct listener {
 
 static void on_listener_closed(uv_handle_t *h) { free(sl_container_of(h, listener_t, tcp)); }
 
-static void close_listener(sl_conn_t *c)
+static void close_listener(sl_conn_t *c, const char *reason)
 {
     listener_t *l = sl_container_of(c, listener_t, conn);
     sl_server_remove_listener(l->srv, c);
@@ -147,6 +214,10 @@ int sl_server_init(sl_server_t *srv, uv_loop_t *loop, const sl_config_t *cfg)
     sl_list_init(&srv->deferred);
     srv->hub = sl_hub_new(cfg);
     if (srv->hub == NULL) return SL_ERR_NOMEM;
+    srv->started_ms = sl_unix_ms();
+    uv_timer_init(loop, &srv->stats_timer);
+    srv->stats_timer.data = srv;
+    uv_timer_start(&srv->stats_timer, on_stats_tick, 1000, 1000);
 
     uv_check_init(loop, &srv->flush_check);
     uv_check_start(&srv->flush_check, run_deferred);
@@ -172,11 +243,11 @@ void sl_server_stop(sl_server_t *srv)
     sl_list_t *pos, *tmp;
     sl_list_foreach_safe(pos, tmp, &srv->listeners) {
         sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
-        c->close(c);
+        c->close(c, "server shutting down");
     }
     sl_list_foreach_safe(pos, tmp, &srv->conns) {
         sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
-        c->close(c);
+        c->close(c, "server shutting down");
     }
     /* Sessions are closed, their streams unpublished: HLS finishes segments and
      * recordings, and answers the requests still waiting, before HTTP closes. */
@@ -185,6 +256,7 @@ void sl_server_stop(sl_server_t *srv)
         sl_http_server_close(srv->http, NULL, NULL);
         srv->http = NULL;
     }
+    uv_close((uv_handle_t *)&srv->stats_timer, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     /* Sessions cancel their deferred work when they close, so nothing is left. */

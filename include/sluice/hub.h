@@ -59,10 +59,17 @@ typedef struct sl_hub_observer {
     void (*on_unpublish)(struct sl_hub_observer *o, sl_stream_t *s);
 } sl_hub_observer_t;
 
+/* Seconds the measured bitrate and frame rate are averaged over. */
+#define SL_STREAM_RATE_WINDOW 5
+
 typedef struct sl_stream_stats {
-    uint64_t frames_in, bytes_in;
+    uint64_t frames_in, bytes_in; /* payload bytes */
     size_t subscribers;
     int64_t last_dts;
+    uint64_t bitrate; /* payload bits per second over the last seconds */
+    double fps;       /* video frames per second over the same seconds */
+    uint64_t gop_frames, gop_ms; /* the last complete GOP (frames of every track) */
+    uint64_t age_ms;  /* since the first frame */
 } sl_stream_stats_t;
 
 /* A hub with GOP-cache depth and queue limits from cfg (borrowed: outlives the hub). */
@@ -138,6 +145,11 @@ bool sl_stream_has_audio(const sl_stream_t *s);
 /* Current codec configs (borrowed, may be NULL). */
 const sl_frame_t *sl_stream_video_config(const sl_stream_t *s);
 const sl_frame_t *sl_stream_audio_config(const sl_stream_t *s);
-void sl_stream_get_stats(const sl_stream_t *s, sl_stream_stats_t *out);
+/* Stats at now_ms (the clock of sl_stream_push). */
+void sl_stream_get_stats(const sl_stream_t *s, uint64_t now_ms, sl_stream_stats_t *out);
+/* Frames skipped by every subscriber that fell behind the soft limit. */
+uint64_t sl_hub_frames_skipped(const sl_hub_t *hub);
+/* Calls fn for every live stream. */
+void sl_hub_foreach(sl_hub_t *hub, void (*fn)(sl_stream_t *s, void *arg), void *arg);
 
 #endif

@@ -17,12 +17,52 @@ typedef struct sl_deferred {
     void (*run)(struct sl_deferred *d);
 } sl_deferred_t;
 
-/* A connection of a protocol module that the server must be able to close on
- * shutdown. */
+/* The protocols a client session speaks (HLS requests are not sessions). */
+typedef enum sl_proto {
+    SL_PROTO_RTMP = 0,
+    SL_PROTO_RTSP,
+    SL_PROTO_HTTP_FLV,
+    SL_PROTO_WEBRTC,
+    SL_PROTO_COUNT
+} sl_proto_t;
+/* "rtmp", "rtsp", "http-flv", "webrtc". */
+const char *sl_proto_name(sl_proto_t p);
+
+typedef enum sl_role {
+    SL_ROLE_NONE = 0, /* connected, neither publishing nor playing yet */
+    SL_ROLE_PUBLISHER,
+    SL_ROLE_PLAYER,
+} sl_role_t;
+
+/* Seconds of byte counts kept to measure a client's bitrate. */
+#define SL_CONN_RATE_WINDOW 5
+
+/* A client session, embedded in the protocol's session: what the server closes on
+ * shutdown, counts for limits.max_connections, and what the API lists and kicks.
+ * The session keeps id, role, key and the byte counters up to date. */
 typedef struct sl_conn {
     sl_list_t link;
-    void (*close)(struct sl_conn *c);
+    /* Closes the session (shutdown, a kick from the API) with a reason for its log
+     * line; it leaves the registry at once or once its handles are closed. */
+    void (*close)(struct sl_conn *c, const char *reason);
+    uint64_t id;
+    uint8_t proto;         /* sl_proto_t */
+    uint8_t role;          /* sl_role_t */
+    const char *remote;    /* "ip:port", owned by the session */
+    const char *key;       /* the stream published or played, owned by the session; "" */
+    uint64_t connected_ms; /* Unix time */
+    uint64_t bytes_in, bytes_out;
+    /* Byte counters at each of the last SL_CONN_RATE_WINDOW seconds (stats tick). */
+    uint64_t hist_in[SL_CONN_RATE_WINDOW], hist_out[SL_CONN_RATE_WINDOW];
+    uint32_t hist_count;
 } sl_conn_t;
+
+/* Fills a session's conn before sl_server_add_conn. */
+void sl_conn_init(sl_conn_t *c, uint64_t id, sl_proto_t proto, const char *remote, const char *key,
+                  void (*close)(sl_conn_t *c, const char *reason));
+/* Bits per second in and out over the last few seconds. */
+uint64_t sl_conn_bitrate_in(const sl_conn_t *c);
+uint64_t sl_conn_bitrate_out(const sl_conn_t *c);
 
 typedef struct sl_server {
     uv_loop_t *loop;
@@ -32,8 +72,14 @@ typedef struct sl_server {
     struct sl_hls_module *hls;
     struct sl_webrtc_module *webrtc;
     sl_list_t listeners; /* sl_conn_t of listening handles, closed first on shutdown */
-    sl_list_t conns;     /* sl_conn_t of live sessions (non-HTTP) */
+    sl_list_t conns;     /* sl_conn_t of live client sessions */
     size_t conn_count;
+    size_t proto_conns[SL_PROTO_COUNT];
+    /* Bytes of sessions already closed, by protocol (live ones are in their conn). */
+    uint64_t closed_bytes_in[SL_PROTO_COUNT], closed_bytes_out[SL_PROTO_COUNT];
+    uint64_t started_ms; /* Unix time */
+    uv_timer_t stats_timer;
+    uint32_t stats_ticks;
     sl_list_t deferred;
     uv_check_t flush_check;
     uv_signal_t sigint, sigterm;
@@ -55,9 +101,15 @@ void sl_server_defer(sl_server_t *srv, sl_deferred_t *d);
 /* Removes d from the queue if it is there (before freeing its owner). */
 void sl_server_cancel(sl_deferred_t *d);
 
-/* Session registry for shutdown and the connection limit. */
-void sl_server_add_conn(sl_server_t *srv, sl_conn_t *c);
+/* Session registry for shutdown, the connection limit and the API. add returns
+ * false when the session's protocol now has more than limits.max_connections
+ * sessions: the caller then closes it. remove is idempotent. */
+bool sl_server_add_conn(sl_server_t *srv, sl_conn_t *c);
 void sl_server_remove_conn(sl_server_t *srv, sl_conn_t *c);
+/* The live session with this id, or NULL. */
+sl_conn_t *sl_server_find_conn(sl_server_t *srv, uint64_t id);
+/* Unix time in milliseconds. */
+uint64_t sl_unix_ms(void);
 void sl_server_add_listener(sl_server_t *srv, sl_conn_t *c);
 void sl_server_remove_listener(sl_server_t *srv, sl_conn_t *c);
 

@@ -10,6 +10,7 @@
 typedef struct flv_viewer {
     sl_server_t *srv;
     sl_http_conn_t *conn;
+    sl_conn_t client; /* in the server's registry, for the API */
     uint64_t id;
     char key[SL_STREAM_KEY_MAX];
     sl_subscriber_t sub;
@@ -70,6 +71,7 @@ static void flush(flv_viewer_t *v)
         return;
     }
     v->writing = true;
+    v->client.bytes_out += b->bytes;
 }
 
 static void run_flush(sl_deferred_t *d) { flush(sl_container_of(d, flv_viewer_t, flush)); }
@@ -94,10 +96,19 @@ static void on_close(void *arg)
     SL_INFO("client %llu http-flv close %s %s: %s after %llu frames", (unsigned long long)v->id,
             sl_http_conn_peer(v->conn), v->key, v->ended ? v->ended : "connection closed",
             (unsigned long long)v->sub.frames_taken);
+    sl_server_remove_conn(v->srv, &v->client);
     sl_subscriber_detach(&v->sub);
     sl_server_cancel(&v->flush);
     sl_iobatch_free(&v->batch);
     free(v);
+}
+
+/* A kick from the API or the server's shutdown: the close path frees. */
+static void close_client(sl_conn_t *c, const char *reason)
+{
+    flv_viewer_t *v = sl_container_of(c, flv_viewer_t, client);
+    v->ended = reason;
+    sl_http_conn_close(v->conn);
 }
 
 /* "/app/name.flv" → "app/name"; false for other paths. */
@@ -140,6 +151,10 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
         free(v);
         return sl_http_respond_error(c, 503, NULL);
     }
+    /* The HTTP server enforces limits.max_connections for HTTP-FLV already. */
+    sl_conn_init(&v->client, v->id, SL_PROTO_HTTP_FLV, sl_http_conn_peer(c), v->key, close_client);
+    v->client.role = SL_ROLE_PLAYER;
+    (void)sl_server_add_conn(srv, &v->client);
     SL_INFO("client %llu http-flv play %s from %s", (unsigned long long)v->id, key, sl_http_conn_peer(c));
     return SL_OK;
 }

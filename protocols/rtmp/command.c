@@ -176,6 +176,7 @@ static int on_publish(rtmp_session_t *s, const command_t *c)
     if (rc == SL_ERR_BUSY) return refuse(s, "NetStream.Publish.BadName", "stream is already being published");
     if (rc != SL_OK) return refuse(s, "NetStream.Publish.BadName", sl_strerror(rc));
     s->state = RTMP_PUBLISHING;
+    s->conn.role = SL_ROLE_PUBLISHER;
     s->ts_started = false;
     SL_INFO("client %llu rtmp publish %s", (unsigned long long)s->id, s->key);
     rc = sl_rtmp_write_stream_begin(&s->out, SL_RTMP_STREAM_ID);
@@ -193,6 +194,7 @@ static int on_play(rtmp_session_t *s, const command_t *c)
     if (rc == SL_ERR_NOT_FOUND) return refuse(s, "NetStream.Play.StreamNotFound", "stream not found");
     if (rc != SL_OK) return refuse(s, "NetStream.Play.Failed", sl_strerror(rc));
     s->state = RTMP_PLAYING;
+    s->conn.role = SL_ROLE_PLAYER;
     SL_INFO("client %llu rtmp play %s", (unsigned long long)s->id, s->key);
     rc = sl_rtmp_write_stream_is_recorded(&s->out, SL_RTMP_STREAM_ID);
     rc |= sl_rtmp_write_stream_begin(&s->out, SL_RTMP_STREAM_ID);
@@ -230,6 +232,7 @@ void sl__rtmp_stop_media(rtmp_session_t *s)
         return;
     }
     s->state = RTMP_CONNECTED;
+    s->conn.role = SL_ROLE_NONE;
 }
 
 static int on_command(rtmp_session_t *s, const command_t *c)

@@ -34,9 +34,9 @@ void sl__rtmp_close(rtmp_session_t *s, const char *reason)
     uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
 }
 
-static void close_from_server(sl_conn_t *c)
+static void close_from_server(sl_conn_t *c, const char *reason)
 {
-    sl__rtmp_close(sl_container_of(c, rtmp_session_t, conn), "server shutting down");
+    sl__rtmp_close(sl_container_of(c, rtmp_session_t, conn), reason);
 }
 
 static void flush(rtmp_session_t *s);
@@ -86,6 +86,7 @@ static void flush(rtmp_session_t *s)
     }
     if (b->count == 0) return;
     s->write_req.data = s;
+    s->conn.bytes_out += b->bytes;
     int rc = uv_write(&s->write_req, (uv_stream_t *)&s->tcp, b->iov, (unsigned)b->count, on_write);
     if (rc != 0) {
         sl_iobatch_release(b);
@@ -150,6 +151,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     s->last_read_ms = uv_now(s->srv->loop);
     const uint8_t *data = (const uint8_t *)buf->base;
     size_t len = (size_t)nread;
+    s->conn.bytes_in += len;
     int rc = SL_OK;
     if (s->state == RTMP_HANDSHAKE) {
         rc = feed_handshake(s, &data, &len);
@@ -195,8 +197,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (s == NULL) return;
     s->srv = srv;
     s->id = sl_next_client_id();
-    s->conn.close = close_from_server;
-    sl_list_init(&s->conn.link);
+    sl_conn_init(&s->conn, s->id, SL_PROTO_RTMP, s->peer, s->key, close_from_server);
     sl_list_init(&s->flush.link);
     s->flush.run = run_flush;
     sl_iobatch_init(&s->batch);
@@ -208,11 +209,11 @@ static void on_connection(uv_stream_t *server, int status)
     s->tcp.data = s->timer.data = s;
     s->open_handles = 2;
     s->last_read_ms = uv_now(srv->loop);
-    sl_server_add_conn(srv, &s->conn);
+    bool admitted = sl_server_add_conn(srv, &s->conn);
 
     int rc = uv_accept(server, (uv_stream_t *)&s->tcp);
     if (rc == 0) sl_tcp_peer_name(&s->tcp, s->peer, sizeof(s->peer));
-    if (rc == 0 && srv->conn_count > srv->cfg->limits.max_connections) {
+    if (rc == 0 && !admitted) {
         SL_WARN("rtmp: refusing %s: max_connections (%u) reached", s->peer, srv->cfg->limits.max_connections);
         sl__rtmp_close(s, "too many connections");
         return;

@@ -187,6 +187,7 @@ int sl__rtsp_start_publish(rtsp_session_t *s)
     int rc = sl_hub_publish(s->srv->hub, s->key, &s->stream);
     if (rc != SL_OK) return rc;
     s->state = RTSP_RECORDING;
+    s->conn.role = SL_ROLE_PUBLISHER;
     /* The SDP's codec configs go first, so every output knows every track before
      * the first media frame (RTP brings configs in-band only with the media). */
     for (int i = 0; i < s->track_count && rc == SL_OK; i++) {
@@ -225,6 +226,7 @@ int sl__rtsp_start_play(rtsp_session_t *s)
     s->output = o;
     s->subscribed = true;
     s->state = RTSP_PLAYING;
+    s->conn.role = SL_ROLE_PLAYER;
     return SL_OK;
 }
 
@@ -238,6 +240,7 @@ void sl__rtsp_stop_media(rtsp_session_t *s)
         sl_stream_unpublish(s->stream);
         s->stream = NULL;
         s->state = RTSP_READY_RECORD;
+        s->conn.role = SL_ROLE_NONE;
     }
     if (s->subscribed) {
         sl_subscriber_detach(&s->sub);
@@ -245,6 +248,7 @@ void sl__rtsp_stop_media(rtsp_session_t *s)
         s->output = NULL;
         s->subscribed = false;
         s->state = RTSP_READY_PLAY;
+        s->conn.role = SL_ROLE_NONE;
     }
 }
 

@@ -41,9 +41,9 @@ void sl__rtsp_close(rtsp_session_t *s, const char *reason)
     uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
 }
 
-static void close_from_server(sl_conn_t *c)
+static void close_from_server(sl_conn_t *c, const char *reason)
 {
-    sl__rtsp_close(sl_container_of(c, rtsp_session_t, conn), "server shutting down");
+    sl__rtsp_close(sl_container_of(c, rtsp_session_t, conn), reason);
 }
 
 static void flush(rtsp_session_t *s);
@@ -82,6 +82,7 @@ static void flush(rtsp_session_t *s)
         return;
     }
     s->write_req.data = s;
+    s->conn.bytes_out += s->batch.bytes;
     int rc = uv_write(&s->write_req, (uv_stream_t *)&s->tcp, s->batch.iov, (unsigned)s->batch.count, on_write);
     if (rc != 0) {
         sl_iobatch_release(&s->batch);
@@ -181,6 +182,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     s->last_activity_ms = uv_now(s->srv->loop);
+    s->conn.bytes_in += (uint64_t)nread;
     int rc = sl_bytes_append(&s->in, buf->base, (size_t)nread);
     if (rc == SL_OK) rc = consume(s);
     if (rc != SL_OK && !s->closing) {
@@ -211,8 +213,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (s == NULL) return;
     s->srv = srv;
     s->id = sl_next_client_id();
-    s->conn.close = close_from_server;
-    sl_list_init(&s->conn.link);
+    sl_conn_init(&s->conn, s->id, SL_PROTO_RTSP, s->peer, s->key, close_from_server);
     sl_list_init(&s->flush.link);
     s->flush.run = run_flush;
     sl_iobatch_init(&s->batch);
@@ -223,14 +224,14 @@ static void on_connection(uv_stream_t *server, int status)
     s->tcp.data = s->timer.data = s;
     s->open_handles = 2;
     s->last_activity_ms = uv_now(srv->loop);
-    sl_server_add_conn(srv, &s->conn);
+    bool admitted = sl_server_add_conn(srv, &s->conn);
     int rc = uv_accept(server, (uv_stream_t *)&s->tcp);
     if (rc == 0) {
         int n = sizeof(s->peer_addr);
         sl_tcp_peer_name(&s->tcp, s->peer, sizeof(s->peer));
         rc = uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&s->peer_addr, &n);
     }
-    if (rc == 0 && srv->conn_count > srv->cfg->limits.max_connections) {
+    if (rc == 0 && !admitted) {
         SL_WARN("rtsp: refusing %s: max_connections (%u) reached", s->peer, srv->cfg->limits.max_connections);
         sl__rtsp_close(s, "too many connections");
         return;

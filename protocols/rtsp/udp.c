@@ -44,6 +44,7 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
     rtsp_udp_t *u = h->data;
     if (u->s == NULL || n <= 0 || from == NULL || !same_host(from, &u->s->peer_addr)) return;
     u->s->last_activity_ms = uv_now(u->s->srv->loop);
+    u->s->conn.bytes_in += (uint64_t)n;
     if (h == &u->rtp) {
         if (sl__rtsp_on_rtp(u->s, u->t, (const uint8_t *)buf->base, (size_t)n) != SL_OK)
             sl__rtsp_close(u->s, "bad RTP over UDP");
@@ -136,6 +137,7 @@ int sl__rtsp_udp_send(rtsp_track_t *t, bool rtcp, const uint8_t *data, size_t le
     if (u == NULL) return SL_ERR_CLOSED;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     int rc = uv_udp_try_send(rtcp ? &u->rtcp : &u->rtp, &b, 1, (const struct sockaddr *)&u->client[rtcp]);
+    if (rc > 0 && u->s != NULL) u->s->conn.bytes_out += (uint64_t)rc;
     /* EAGAIN: the socket buffer is full; the packet is lost, as on the network. */
     return rc >= 0 || rc == UV_EAGAIN || rc == UV_ENOBUFS ? SL_OK : SL_ERR_IO;
 }

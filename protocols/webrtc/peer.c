@@ -20,7 +20,7 @@ static int make_session_id(char out[WR_SESSION_ID_LEN + 1])
     return SL_OK;
 }
 
-static void close_conn(sl_conn_t *c) { wr_peer_close(sl_container_of(c, wr_peer_t, conn), "server shutting down"); }
+static void close_conn(sl_conn_t *c, const char *reason) { wr_peer_close(sl_container_of(c, wr_peer_t, conn), reason); }
 
 static const sl_webrtc_track_t *data_track(const wr_peer_t *p)
 {
@@ -62,8 +62,12 @@ wr_peer_t *wr_peer_new(wr_module_t *m, bool publish, const char *key, const sl_w
     const sl_webrtc_track_t *dt = data_track(p);
     p->sctp_port = dt != NULL ? dt->sctp_port : 0;
     sl_list_insert_tail(&m->peers, &p->link);
-    p->conn.close = close_conn;
-    sl_server_add_conn(m->srv, &p->conn);
+    sl_conn_init(&p->conn, p->id, SL_PROTO_WEBRTC, p->peer_name, p->key, close_conn);
+    if (!sl_server_add_conn(m->srv, &p->conn)) {
+        wr_peer_close(p, "too many WebRTC sessions (limits.max_connections)");
+        *err = SL_ERR_TOO_BIG;
+        return NULL;
+    }
     wr_module_wake(m);
     return p;
 }
@@ -181,6 +185,7 @@ static const char *on_handshake_done(wr_peer_t *p)
     OPENSSL_cleanse(&keys, sizeof(keys));
     if (rc != SL_OK) return "no SRTP profile in common";
     p->state = WR_CONNECTED;
+    p->conn.role = p->publish ? SL_ROLE_PUBLISHER : SL_ROLE_PLAYER;
     SL_INFO("client %llu webrtc %s %s %s: connected after %llu ms", (unsigned long long)p->id, p->peer_name,
             p->publish ? "WHIP" : "WHEP", p->key, (unsigned long long)(uv_now(p->m->srv->loop) - p->created_ms));
     if (p->sctp_port != 0 && sl_sctp_new(SL_SCTP_PORT, p->sctp_port, false, &sctp_ops, p, &p->sctp) != SL_OK)

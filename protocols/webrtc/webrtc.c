@@ -20,7 +20,7 @@ void wr_send(wr_peer_t *p, const uint8_t *data, size_t len)
     if (p->m->stopping || p->addr.ss_family == 0) return;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     /* EAGAIN: the socket buffer is full; the datagram is lost, as on the network. */
-    (void)uv_udp_try_send(&p->m->udp, &b, 1, (const struct sockaddr *)&p->addr);
+    if (uv_udp_try_send(&p->m->udp, &b, 1, (const struct sockaddr *)&p->addr) > 0) p->conn.bytes_out += len;
 }
 
 static void send_to(wr_module_t *m, const struct sockaddr *to, const uint8_t *data, size_t len)
@@ -81,10 +81,14 @@ static void on_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct so
     switch (sl_webrtc_classify(data[0])) {
     case SL_WEBRTC_STUN: on_stun(m, data, len, from); break;
     case SL_WEBRTC_DTLS:
-        if ((p = sl_ice_lookup_addr(m->ice, from)) != NULL) wr_peer_on_dtls(p, data, len);
+        if ((p = sl_ice_lookup_addr(m->ice, from)) == NULL) break;
+        p->conn.bytes_in += len;
+        wr_peer_on_dtls(p, data, len);
         break;
     case SL_WEBRTC_RTP:
-        if ((p = sl_ice_lookup_addr(m->ice, from)) != NULL) wr_peer_on_srtp(p, data, len);
+        if ((p = sl_ice_lookup_addr(m->ice, from)) == NULL) break;
+        p->conn.bytes_in += len;
+        wr_peer_on_srtp(p, data, len);
         break;
     default: break; /* ZRTP, TURN channels, garbage: dropped */
     }
@@ -199,7 +203,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 /* Server shutdown: listeners close first, then sessions (each closes itself, with
  * nothing more sent), then the handles finish closing and the module goes. */
-static void close_module(sl_conn_t *c)
+static void close_module(sl_conn_t *c, const char *reason)
 {
     wr_module_t *m = sl_container_of(c, wr_module_t, listener);
     m->stopping = true;
