@@ -97,6 +97,11 @@ static const struct key_def keys[] = {
     STRING(webrtc.cert_file),
     STRING(webrtc.key_file),
 
+    SECTION(api),
+    BOOL(api.enabled),
+    LISTEN(api.listen),
+    STRING(api.token),
+
     SECTION(hub),
     INT(hub.gop_cache, 0, 8),
 
@@ -166,6 +171,11 @@ void sl_config_defaults(sl_config_t *cfg)
 
     cfg->webrtc.enabled = true;
     cfg->webrtc.udp_port = 8000;
+
+    cfg->api.enabled = true;
+    strcpy(cfg->api.listen.addr[0].host, "127.0.0.1");
+    cfg->api.listen.addr[0].port = 8081;
+    cfg->api.listen.count = 1;
 
     cfg->hub.gop_cache = 1;
 

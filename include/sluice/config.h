@@ -85,6 +85,13 @@ typedef struct sl_config {
     } webrtc;
 
     struct {
+        bool enabled;            /* api.enabled, default true: the management API and /metrics */
+        sl_listen_list_t listen; /* api.listen, default ["127.0.0.1:8081"] */
+        char token[256];         /* api.token: when set, requests need "Authorization: Bearer
+                                    <token>"; default "" (open: keep api.listen private) */
+    } api;
+
+    struct {
         int gop_cache; /* hub.gop_cache: GOPs kept for instant start, 0..8, default 1 */
     } hub;
 

@@ -61,6 +61,13 @@ def free_ports(n):
             s.close()
 
 
+def free_udp_port():
+    """A loopback UDP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
 def _yaml_scalar(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -556,7 +563,8 @@ class Server:
 
     def __init__(self, workdir, config=None, env_extra=None):
         self.workdir = Path(workdir)
-        self.rtmp_port, self.http_port, self.rtsp_port = free_ports(3)
+        self.rtmp_port, self.http_port, self.rtsp_port, self.api_port = free_ports(4)
+        self.webrtc_port = free_udp_port()
         # RTP/RTCP pairs for RTSP over UDP: 100 ports of their own per server, below the
         # ephemeral range the clients' own UDP ports come from.
         self.rtsp_udp_min = 10000 + (self.rtsp_port % 220) * 100
@@ -564,7 +572,9 @@ class Server:
             "rtmp": {"listen": ["%s:%d" % (HOST, self.rtmp_port)]},
             "http": {"listen": ["%s:%d" % (HOST, self.http_port)]},
             "rtsp": {"listen": ["%s:%d" % (HOST, self.rtsp_port)],
-                     "udp_port_range": "%d-%d" % (self.rtsp_udp_min, self.rtsp_udp_min + 99)}})
+                     "udp_port_range": "%d-%d" % (self.rtsp_udp_min, self.rtsp_udp_min + 99)},
+            "api": {"listen": ["%s:%d" % (HOST, self.api_port)]},
+            "webrtc": {"udp_port": self.webrtc_port, "candidates": HOST}})
         self.config = deep_merge(cfg, config or {})
         self.config_path = self.workdir / "sluice.yaml"
         self.config_path.write_text(to_yaml(self.config) + "\n")
