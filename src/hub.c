@@ -48,7 +48,8 @@ struct sl_stream {
         uint64_t bytes;
         uint32_t video_frames;
     } rate[SL_STREAM_RATE_WINDOW + 1];
-    uint64_t gop_frames; /* frames from the previous keyframe to the latest one */
+    uint64_t video_frames;
+    uint64_t gop_frames; /* video frames from the previous keyframe to the latest one */
     int64_t gop_duration; /* hub clock, between those keyframes */
     int64_t last_key_dts;
     uint64_t last_key_seq;
@@ -213,12 +214,13 @@ static void count_rate(sl_stream_t *s, const sl_frame_t *f, uint64_t now_ms)
     r->bytes += f->len;
     if (f->media != SL_MEDIA_VIDEO || (f->flags & SL_FRAME_CONFIG)) return;
     r->video_frames++;
+    s->video_frames++;
     if (!(f->flags & SL_FRAME_KEY)) return;
     if (s->last_key_seq != 0) {
-        s->gop_frames = s->frames_in - s->last_key_seq;
+        s->gop_frames = s->video_frames - s->last_key_seq;
         s->gop_duration = f->dts - s->last_key_dts;
     }
-    s->last_key_seq = s->frames_in;
+    s->last_key_seq = s->video_frames;
     s->last_key_dts = f->dts;
 }
 

@@ -10,6 +10,7 @@
 #include "protocols/rtmp/rtmp.h"
 #include "protocols/rtsp/rtsp.h"
 #include "protocols/webrtc/webrtc.h"
+#include "sluice/api.h"
 #include "sluice/log.h"
 
 static void run_deferred(uv_check_t *check)
@@ -232,6 +233,7 @@ int sl_server_init(sl_server_t *srv, uv_loop_t *loop, const sl_config_t *cfg)
     if (rc == SL_OK && cfg->rtmp.enabled) rc = sl_rtmp_start(srv);
     if (rc == SL_OK && cfg->rtsp.enabled) rc = sl_rtsp_start(srv);
     if (rc == SL_OK) rc = sl_webrtc_start(srv);
+    if (rc == SL_OK) rc = sl_api_start(srv);
     if (rc != SL_OK) sl_server_stop(srv);
     return rc;
 }
@@ -252,6 +254,7 @@ void sl_server_stop(sl_server_t *srv)
     /* Sessions are closed, their streams unpublished: HLS finishes segments and
      * recordings, and answers the requests still waiting, before HTTP closes. */
     sl_hls_stop(srv);
+    sl_api_stop(srv);
     if (srv->http != NULL) {
         sl_http_server_close(srv->http, NULL, NULL);
         srv->http = NULL;

@@ -68,7 +68,7 @@ typedef struct sl_stream_stats {
     int64_t last_dts;
     uint64_t bitrate; /* payload bits per second over the last seconds */
     double fps;       /* video frames per second over the same seconds */
-    uint64_t gop_frames, gop_ms; /* the last complete GOP (frames of every track) */
+    uint64_t gop_frames, gop_ms; /* the last complete GOP: video frames, duration */
     uint64_t age_ms;  /* since the first frame */
 } sl_stream_stats_t;
 

@@ -71,6 +71,7 @@ typedef struct sl_server {
     sl_http_server_t *http;
     struct sl_hls_module *hls;
     struct sl_webrtc_module *webrtc;
+    struct sl_api *api;
     sl_list_t listeners; /* sl_conn_t of listening handles, closed first on shutdown */
     sl_list_t conns;     /* sl_conn_t of live client sessions */
     size_t conn_count;
@@ -78,6 +79,8 @@ typedef struct sl_server {
     /* Bytes of sessions already closed, by protocol (live ones are in their conn). */
     uint64_t closed_bytes_in[SL_PROTO_COUNT], closed_bytes_out[SL_PROTO_COUNT];
     uint64_t started_ms; /* Unix time */
+    uint64_t auth_failures[SL_PROTO_COUNT]; /* requests refused for credentials */
+    uint64_t hook_failures;                 /* hook requests that failed or timed out */
     uv_timer_t stats_timer;
     uint32_t stats_ticks;
     sl_list_t deferred;
