@@ -15,6 +15,7 @@ const char *sl_strerror(int err)
     case SL_ERR_CONFIG: return "configuration error";
     case SL_ERR_IO: return "i/o error";
     case SL_ERR_CLOSED: return "closed";
+    case SL_ERR_TIMEOUT: return "timed out";
     default: return "unknown error";
     }
 }

@@ -21,6 +21,7 @@ enum sl_err {
     SL_ERR_CONFIG = -9,      /* invalid configuration */
     SL_ERR_IO = -10,         /* socket or file error */
     SL_ERR_CLOSED = -11,     /* the peer or the object is gone */
+    SL_ERR_TIMEOUT = -12,    /* no answer in time */
 };
 
 /* A short static description of an sl_err code. */

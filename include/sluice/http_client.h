@@ -30,11 +30,6 @@
 #define SL_HTTP_CLIENT_MAX_BODY (64 * 1024)
 #define SL_HTTP_CLIENT_DEFAULT_TIMEOUT_MS 3000
 
-/* The code a request's callback gets when its timer fires first. common.h has no
- * timeout code; SL_ERR_AGAIN cannot mean anything else there (the parser's "feed
- * more" never reaches the callback). */
-#define SL_HTTP_ERR_TIMEOUT SL_ERR_AGAIN
-
 /* ---- URL ------------------------------------------------------------------ */
 
 typedef struct sl_http_url {
@@ -121,7 +116,7 @@ typedef struct sl_http_client_req sl_http_client_req_t;
  *   status > 0: the HTTP status of the final answer (200, 403, 500...), body and
  *               len its decoded body (NUL-terminated as above; may be empty);
  *   status < 0 (body NULL, len 0):
- *     SL_HTTP_ERR_TIMEOUT (= SL_ERR_AGAIN)  timeout_ms passed before a complete answer;
+ *     SL_ERR_TIMEOUT  timeout_ms passed before a complete answer;
  *     SL_ERR_IO      the name did not resolve, no address accepted the connection
  *                    (refused, unreachable), the connection was reset, or it was
  *                    closed before a single byte of answer;

@@ -786,7 +786,7 @@ static void on_timer(uv_timer_t *t)
 {
     sl_http_client_req_t *r = t->data;
     if (r->started) {
-        finish(r, SL_HTTP_ERR_TIMEOUT, "no complete answer within %u ms", r->timeout_ms);
+        finish(r, SL_ERR_TIMEOUT, "no complete answer within %u ms", r->timeout_ms);
         return;
     }
     /* The first tick: the deadline counts from sl_http_post. */

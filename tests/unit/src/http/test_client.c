@@ -864,7 +864,7 @@ static void test_post_timeout(void **state)
     post(f, "/", "{}", 300, &f->calls[0]);
     run(f);
     assert_int_equal(f->calls[0].n, 1);
-    assert_int_equal(f->calls[0].status, SL_HTTP_ERR_TIMEOUT);
+    assert_int_equal(f->calls[0].status, SL_ERR_TIMEOUT);
     assert_int_equal(f->srv.requests, 1); /* it did get the request */
     double ms = ms_since(f, &f->calls[0]);
     if (ms < 299 || ms > 300 + 250) fail_msg("timeout after %.1f ms", ms);
