@@ -17,7 +17,9 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "sluice/http_client.h"
 #include "sluice/log.h"
+#include "sluice/token.h"
 
 /* A configuration is a few kilobytes; the cap keeps libyaml's work bounded. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -97,6 +99,25 @@ static const struct key_def keys[] = {
     STRING(webrtc.cert_file),
     STRING(webrtc.key_file),
 
+    SECTION(auth),
+    SECTION(auth.publish),
+    STRING(auth.publish.type),
+    STRING(auth.publish.secret),
+    STRING(auth.publish.apps),
+    SECTION(auth.play),
+    STRING(auth.play.type),
+    STRING(auth.play.secret),
+    STRING(auth.play.apps),
+
+    SECTION(hooks),
+    STRING(hooks.on_publish),
+    STRING(hooks.on_unpublish),
+    STRING(hooks.on_play),
+    STRING(hooks.on_stop),
+    STRING(hooks.on_record),
+    U32(hooks.timeout_ms, 100, 60000),
+    BOOL(hooks.fail_open),
+
     SECTION(api),
     BOOL(api.enabled),
     LISTEN(api.listen),
@@ -171,6 +192,12 @@ void sl_config_defaults(sl_config_t *cfg)
 
     cfg->webrtc.enabled = true;
     cfg->webrtc.udp_port = 8000;
+
+    strcpy(cfg->auth.publish.type, "none");
+    strcpy(cfg->auth.publish.apps, "*");
+    strcpy(cfg->auth.play.type, "none");
+    strcpy(cfg->auth.play.apps, "*");
+    cfg->hooks.timeout_ms = 3000;
 
     cfg->api.enabled = true;
     strcpy(cfg->api.listen.addr[0].host, "127.0.0.1");
@@ -757,6 +784,37 @@ static bool walk_stream(struct parse *p)
 
 /* Constraints between keys, checked once every key is read, unless a key involved
  * was itself rejected (its default would make a misleading second error). */
+/* The place to point at for a key's value: where it was written, else nowhere. */
+static const yaml_mark_t *mark_of(struct parse *p, const char *key)
+{
+    const struct key_state *st = &p->state[find_key(key)];
+    return st->seen ? &st->mark : NULL;
+}
+
+static void check_auth_rule(struct parse *p, const char *name, struct sl_auth_rule *r)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "%s.type", name);
+    sl_token_kind_t kind;
+    if (sl_token_kind_parse(r->type, &kind) != SL_OK) {
+        report(p, mark_of(p, key), "%s: expected none, simple, md5 or hmac, got \"%s\"", key, r->type);
+        return;
+    }
+    r->kind = (int)kind;
+    snprintf(key, sizeof(key), "%s.secret", name);
+    if (kind != SL_TOKEN_NONE && r->secret[0] == '\0')
+        report(p, mark_of(p, key), "%s: %s.type %s needs a secret", key, name, r->type);
+}
+
+static void check_hook_url(struct parse *p, const char *key)
+{
+    const char *url = (const char *)&p->cfg + keys[find_key(key)].off;
+    const char *why = NULL;
+    sl_http_url_t u;
+    if (url[0] != '\0' && sl_http_url_parse(&u, url, &why) != SL_OK)
+        report(p, mark_of(p, key), "%s: %s", key, why != NULL ? why : "not an http:// URL");
+}
+
 static void check_cross(struct parse *p)
 {
     const struct key_state *soft = &p->state[find_key("limits.viewer_queue_soft_ms")];
@@ -772,6 +830,11 @@ static void check_cross(struct parse *p)
     if (!cert->failed && !key->failed && (p->cfg.webrtc.cert_file[0] == '\0') != (p->cfg.webrtc.key_file[0] == '\0'))
         report(p, cert->seen ? &cert->mark : &key->mark,
                "webrtc.cert_file and webrtc.key_file go together: set both or neither");
+    check_auth_rule(p, "auth.publish", &p->cfg.auth.publish);
+    check_auth_rule(p, "auth.play", &p->cfg.auth.play);
+    static const char *const hooks[] = {"hooks.on_publish", "hooks.on_unpublish", "hooks.on_play", "hooks.on_stop",
+                                        "hooks.on_record"};
+    for (size_t i = 0; i < SL_ARRAY_SIZE(hooks); i++) check_hook_url(p, hooks[i]);
 }
 
 int sl_config_parse(sl_config_t *cfg, const char *name, const char *text, size_t len,

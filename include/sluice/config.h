@@ -84,6 +84,29 @@ typedef struct sl_config {
         char key_file[512];   /*   for DTLS; default "" = a self-signed P-256 one per start */
     } webrtc;
 
+    /* auth.publish and auth.play: who may publish and play (docs/auth.md). */
+    struct {
+        struct sl_auth_rule {
+            char type[16];    /* auth.X.type: none | simple | md5 | hmac, default none */
+            char secret[256]; /* auth.X.secret: the shared secret of the type */
+            char apps[512];   /* auth.X.apps: space-separated glob patterns of the apps
+                                 the rule covers, default "*" */
+            int kind;         /* sl_token_kind_t of type, set by the loader */
+        } publish, play;
+    } auth;
+
+    /* hooks: HTTP POSTs to the operator's service (docs/hooks.md). */
+    struct {
+        char on_publish[512];   /* hooks.on_publish: URL; a non-2xx answer denies; "" none */
+        char on_unpublish[512]; /* hooks.on_unpublish */
+        char on_play[512];      /* hooks.on_play: a non-2xx answer denies */
+        char on_stop[512];      /* hooks.on_stop: a player left */
+        char on_record[512];    /* hooks.on_record: a recording was finished */
+        uint32_t timeout_ms;    /* hooks.timeout_ms, 100..60000, default 3000 */
+        bool fail_open;         /* hooks.fail_open: allow when the hook service fails
+                                   (no answer, error), default false: deny */
+    } hooks;
+
     struct {
         bool enabled;            /* api.enabled, default true: the management API and /metrics */
         sl_listen_list_t listen; /* api.listen, default ["127.0.0.1:8081"] */

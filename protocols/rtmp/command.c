@@ -7,6 +7,7 @@
 #include "protocols/rtmp/amf0.h"
 #include "protocols/rtmp/message.h"
 #include "protocols/rtmp/session.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 typedef struct command {
@@ -168,10 +169,8 @@ static bool set_stream_key(rtmp_session_t *s, const char *name)
     return n > 0 && (size_t)n < sizeof(s->key) && sl_hub_key_valid(s->key);
 }
 
-static int on_publish(rtmp_session_t *s, const command_t *c)
+static int start_publish(rtmp_session_t *s)
 {
-    if (!set_stream_key(s, sl_amf0_str(arg(c, 0))))
-        return refuse(s, "NetStream.Publish.BadName", "invalid stream name");
     int rc = sl_hub_publish(s->srv->hub, s->key, &s->stream);
     if (rc == SL_ERR_BUSY) return refuse(s, "NetStream.Publish.BadName", "stream is already being published");
     if (rc != SL_OK) return refuse(s, "NetStream.Publish.BadName", sl_strerror(rc));
@@ -185,10 +184,8 @@ static int on_publish(rtmp_session_t *s, const command_t *c)
 
 static const sl_subscriber_ops_t player_ops;
 
-static int on_play(rtmp_session_t *s, const command_t *c)
+static int start_play(rtmp_session_t *s)
 {
-    if (!set_stream_key(s, sl_amf0_str(arg(c, 0))))
-        return refuse(s, "NetStream.Play.StreamNotFound", "invalid stream name");
     uint64_t now = uv_now(s->srv->loop);
     int rc = sl_hub_subscribe(s->srv->hub, s->key, &s->sub, &player_ops, now);
     if (rc == SL_ERR_NOT_FOUND) return refuse(s, "NetStream.Play.StreamNotFound", "stream not found");
@@ -213,6 +210,56 @@ static int on_play(rtmp_session_t *s, const command_t *c)
     return send_amf(s, SL_RTMP_MSG_DATA_AMF0, SL_RTMP_STREAM_ID, &access);
 }
 
+static sl_admit_req_t admit_req(rtmp_session_t *s, sl_direction_t dir)
+{
+    return (sl_admit_req_t){.proto = SL_PROTO_RTMP, .dir = dir, .client_id = s->id, .key = s->key, .query = s->query,
+                            .remote = s->peer};
+}
+
+static int refuse_admission(rtmp_session_t *s, bool publish, const char *why)
+{
+    return refuse(s, publish ? "NetStream.Publish.Unauthorized" : "NetStream.Play.Unauthorized", why);
+}
+
+/* The hook decided: go on as publish or play would have, or refuse. */
+static void on_admitted(void *arg, int rc, const char *why)
+{
+    rtmp_session_t *s = arg;
+    s->admission = NULL;
+    s->state = RTMP_CONNECTED;
+    if (rc == SL_OK) rc = s->admitting_publish ? start_publish(s) : start_play(s);
+    else rc = refuse_admission(s, s->admitting_publish, why);
+    if (rc != SL_OK) sl__rtmp_close(s, sl_strerror(rc));
+    else sl__rtmp_schedule_flush(s);
+}
+
+/* Token, then hook: the client waits for its onStatus until both said yes. */
+static int admit(rtmp_session_t *s, bool publish)
+{
+    sl_admit_req_t req = admit_req(s, publish ? SL_DIR_PUBLISH : SL_DIR_PLAY);
+    const char *why = NULL;
+    int rc = sl_admit(s->srv, &req, on_admitted, s, &s->admission, &why);
+    if (rc == SL_OK) return publish ? start_publish(s) : start_play(s);
+    if (rc == SL_ERR_AUTH) return refuse_admission(s, publish, why);
+    s->state = RTMP_ADMITTING;
+    s->admitting_publish = publish;
+    return SL_OK;
+}
+
+static int on_publish(rtmp_session_t *s, const command_t *c)
+{
+    if (!set_stream_key(s, sl_amf0_str(arg(c, 0))))
+        return refuse(s, "NetStream.Publish.BadName", "invalid stream name");
+    return admit(s, true);
+}
+
+static int on_play(rtmp_session_t *s, const command_t *c)
+{
+    if (!set_stream_key(s, sl_amf0_str(arg(c, 0))))
+        return refuse(s, "NetStream.Play.StreamNotFound", "invalid stream name");
+    return admit(s, false);
+}
+
 int sl__rtmp_end_of_stream(rtmp_session_t *s)
 {
     s->close_after_write = true;
@@ -226,8 +273,12 @@ void sl__rtmp_stop_media(rtmp_session_t *s)
         SL_INFO("client %llu rtmp unpublish %s", (unsigned long long)s->id, s->key);
         sl_stream_unpublish(s->stream);
         s->stream = NULL;
+        sl_admit_req_t req = admit_req(s, SL_DIR_PUBLISH);
+        sl_hook_event(s->srv, "on_unpublish", &req);
     } else if (s->state == RTMP_PLAYING) {
         sl_subscriber_detach(&s->sub);
+        sl_admit_req_t req = admit_req(s, SL_DIR_PLAY);
+        sl_hook_event(s->srv, "on_stop", &req);
     } else {
         return;
     }

@@ -5,6 +5,7 @@
 #include "protocols/rtmp/message.h"
 #include "protocols/rtmp/rtmp.h"
 #include "protocols/rtmp/session.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 /* Reads land in one shared buffer: libuv calls read_cb right after alloc_cb, and
@@ -27,6 +28,8 @@ void sl__rtmp_close(rtmp_session_t *s, const char *reason)
     s->closing = true;
     SL_INFO("client %llu rtmp close %s%s%s: %s", (unsigned long long)s->id, s->peer, s->key[0] ? " " : "",
             s->key, reason);
+    sl_admit_cancel(s->admission);
+    s->admission = NULL;
     sl__rtmp_stop_media(s);
     sl_server_cancel(&s->flush);
     sl_server_remove_conn(s->srv, &s->conn);

@@ -24,6 +24,7 @@ typedef enum rtmp_state {
     RTMP_HANDSHAKE,
     RTMP_CONNECTING, /* handshake done, waiting for connect */
     RTMP_CONNECTED,  /* connect accepted */
+    RTMP_ADMITTING,  /* publish or play asked, waiting for the hook's decision */
     RTMP_PUBLISHING,
     RTMP_PLAYING,
 } rtmp_state_t;
@@ -50,6 +51,8 @@ typedef struct rtmp_session {
     char tc_url[256];
     char key[SL_STREAM_KEY_MAX]; /* "app/name" once publishing or playing */
     char query[256];             /* "token=x" from "name?token=x", kept for auth */
+    struct sl_admission *admission; /* while RTMP_ADMITTING */
+    bool admitting_publish;
 
     /* Publishing. */
     sl_stream_t *stream;
