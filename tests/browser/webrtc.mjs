@@ -27,8 +27,9 @@
 //   sampleMs     the getStats period (default 200)
 //
 // stdout: JSON lines, each with an "event": progress events as they happen (launched,
-// offer, answer, connection, track, firstFrame, dataOpen, ...) and, last, one
-// {"event": "result", ...} with everything measured (listed in tests/e2e/webrtc.py).
+// offer and answer (each with its SDP), connection, track, firstFrame, dataOpen, ...)
+// and, last, one {"event": "result", ...} with everything measured (listed in
+// tests/e2e/webrtc.py).
 // SIGTERM or SIGINT ends the play time early: the result is still measured and printed.
 //
 // Exit 0: the browser ran and the result was printed (it may show a failed negotiation;
@@ -205,7 +206,9 @@ function pageLib() {
   }
 
   // Samples getStats() every sampleMs into a compact timeline:
-  // [ms, video frames (decoded or encoded), video packets, audio packets, audio samples].
+  // [ms, video frames (decoded or encoded), video packets, audio packets, audio samples,
+  // total audio energy, audio level]. The loudest audioLevel seen is kept too: a single
+  // reading may fall between two beeps of the fake mic.
   function sampler(session, pc, sampleMs) {
     let busy = false;
     const tick = async () => {
@@ -220,7 +223,9 @@ function pageLib() {
         const aout = snap.outbound.audio || {};
         const frames = vin.framesDecoded ?? vout.framesEncoded ?? 0;
         session.timeline.push([ms(), frames, vin.packetsReceived ?? vout.packetsSent ?? 0,
-          ain.packetsReceived ?? aout.packetsSent ?? 0, ain.totalSamplesReceived ?? 0]);
+          ain.packetsReceived ?? aout.packetsSent ?? 0, ain.totalSamplesReceived ?? 0,
+          ain.totalAudioEnergy ?? 0, ain.audioLevel ?? 0]);
+        if ((ain.audioLevel ?? 0) > session.audioLevelMax) session.audioLevelMax = ain.audioLevel;
         if (session.timeline.length > 3000) session.timeline.splice(1, 1);
         if (vin.framesDecoded > 0 && session.firstDecodedMs === null) {
           session.firstDecodedMs = ms();
@@ -239,7 +244,7 @@ function pageLib() {
 
   function newSession(role) {
     return { role, pc: null, states: [], data: {}, tracks: [], timeline: [],
-      errors: [], last: null, offerMs: null, acceptMs: null,
+      errors: [], last: null, offerMs: null, acceptMs: null, audioLevelMax: 0,
       connectedMs: null, firstFrameMs: null, firstDecodedMs: null, timer: null };
   }
 
@@ -352,7 +357,10 @@ function pageLib() {
       role: s.role, states: s.states, tracks: s.tracks, data: s.data,
       video: dir.video || null, audio: dir.audio || null,
       remoteInbound: last.remoteInbound || {}, pair: last.pair || null,
-      channels: last.channels || [], timeline: s.timeline,
+      channels: last.channels || [], timeline: s.timeline, audioLevelMax: s.audioLevelMax,
+      // The wall clock (ms since the epoch) at page time 0: lines the page's times
+      // (timeline, states, events) up with the caller's.
+      clockMs: Date.now() - ms(),
       offerMs: s.offerMs, acceptMs: s.acceptMs, connectedMs: s.connectedMs,
       timeToConnectedMs: since(s.connectedMs), timeToFirstFrameMs: since(s.firstFrameMs),
       timeToFirstDecodedMs: since(s.firstDecodedMs), errors: s.errors,
@@ -614,7 +622,7 @@ async function runClient(role, url, seconds, opts, env) {
     return result;
   }
   result.offerSdp = offerSdp;
-  emit({ event: 'offer', bytes: offerSdp.length });
+  emit({ event: 'offer', bytes: offerSdp.length, sdp: offerSdp });
   const request = (u, method, body) => (opts.signalFrom === 'page'
     ? page.evaluate(([a, b, c, d]) => window.rtc.fetch(a, b, c, d),
       [u, method, body, opts.token || null])
@@ -626,7 +634,8 @@ async function runClient(role, url, seconds, opts, env) {
   result.responseHeaders = res.headers;
   if (res.error) result.errors.push('POST: ' + res.error);
   result.location = res.headers.location || null;
-  emit({ event: 'answer', status: res.status, location: result.location, postMs: result.postMs });
+  emit({ event: 'answer', status: res.status, location: result.location, postMs: result.postMs,
+    sdp: res.status === 201 ? res.body : null });
   if (res.status === 201) {
     result.answerSdp = res.body;
     try {

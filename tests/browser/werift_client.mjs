@@ -193,11 +193,18 @@ function annexBWriter(path, h265) {
 function rtpCounter(kind, opts, since) {
   const h265 = (opts.videoCodec || '').toUpperCase() === 'H265';
   const c = { packets: 0, bytes: 0, firstMs: null, lastMs: null, markers: 0,
-    timestamps: 0, ssrcs: [], payloadTypes: [], seqGaps: 0, firstNalTypes: null,
+    timestamps: 0, ssrcs: [], payloadTypes: [], seqGaps: 0, late: 0, duplicates: 0,
+    missing: 0, firstNalTypes: null,
     firstKeyMs: null, keyFrames: 0, nalTypeCounts: {} };
   let lastTs = null;
   let lastSeq = null;
   let lastKeyTs = null;
+  const seen = new Set();
+  let highest = -1;
+  let lowest = null;
+  // The signed 16-bit distance from the highest sequence number so far.
+  const extend = (seq) => (highest < 0 ? seq
+    : highest + ((((seq - (highest & 0xffff)) + 32768) & 0xffff) - 32768));
   const dump = kind === 'video' && opts.dumpVideo ? annexBWriter(opts.dumpVideo, h265) : null;
   c.onRtp = (rtp) => {
     const h = rtp.header;
@@ -214,6 +221,15 @@ function rtpCounter(kind, opts, since) {
     if (!c.payloadTypes.includes(h.payloadType)) c.payloadTypes.push(h.payloadType);
     if (lastSeq !== null && h.sequenceNumber !== ((lastSeq + 1) & 0xffff)) c.seqGaps += 1;
     lastSeq = h.sequenceNumber;
+    // Sequence numbers extended past 16 bits: a gap is either loss (still missing at
+    // the end) or reordering (the packet came late); duplicates are retransmissions.
+    const ext = extend(h.sequenceNumber);
+    if (seen.has(ext)) c.duplicates += 1;
+    else seen.add(ext);
+    if (ext < highest) c.late += 1;
+    if (ext > highest) highest = ext;
+    if (lowest === null || ext < lowest) lowest = ext;
+    c.missing = highest - lowest + 1 - seen.size;
     if (kind === 'video') {
       const types = nalTypes(rtp.payload, h265);
       if (c.firstNalTypes === null) c.firstNalTypes = types;

@@ -39,12 +39,15 @@ Results (dicts, from the scripts' last JSON line, `"event": "result"`):
   concealedSamples) each with codec (mimeType), fmtp, payloadType; pair (the selected
   candidate pair, dtlsState, srtpCipher); data {label, openMs, sent, received,
   messages (first 20), firstMessageMs}; tracks; timeline [[ms, frames, video packets,
-  audio packets, audio samples]] every sampleMs; timeToConnectedMs,
+  audio packets, audio samples, audio energy, audio level]] every sampleMs (page ms;
+  clockMs is the wall clock in ms at page ms 0, to line them up with time.time());
+  audioLevelMax, the loudest sampled audioLevel; timeToConnectedMs,
   timeToFirstFrameMs (first frame presented in a <video>), timeToFirstDecodedMs, all
   from the answer being applied; launchMs; errors, consoleErrors.
 - werift (werift_whip/werift_whep): status, location, ..., deleteStatus, states, data
   as above; WHEP: video/audio {packets, bytes, firstMs, lastMs, markers, timestamps,
-  ssrcs, payloadTypes, seqGaps, firstNalTypes, firstKeyMs, keyFrames, nalTypeCounts};
+  ssrcs, payloadTypes, seqGaps (any jump), late (reordered), duplicates, missing
+  (never arrived), firstNalTypes, firstKeyMs, keyFrames, nalTypeCounts};
   rtcp {sr, rr, pli, fir, remb, nack, twcc}; negotiated codecs. WHIP: sent {video,
   audio} RTP packets (ffmpeg's testsrc2 H.264 + Opus), rtcp received (PLI, NACK, RR).
 
@@ -54,11 +57,14 @@ clients run against a WHIP/WHEP stand-in built on Chromium (webrtc.mjs mock).
 """
 
 import atexit
+import calendar
 import ctypes
 import fcntl
+import http.client
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -280,7 +286,11 @@ class Client(harness.Proc):
     def __init__(self, script, mode, args, seconds, opts, workdir, name):
         self.tag = uuid.uuid4().hex
         self.seconds = seconds
-        env = dict(os.environ, TMPDIR=str(workdir), **{TAG_ENV: self.tag})
+        # Chromium's profile and singleton socket go to TMPDIR: a short path of its own,
+        # as a unix socket path longer than 107 bytes aborts Chromium (the test's
+        # scratch dir is named after the test and can be long).
+        self.tmpdir = tempfile.mkdtemp(prefix="slwr-")
+        env = dict(os.environ, TMPDIR=self.tmpdir, **{TAG_ENV: self.tag})
         argv = ["node", BROWSER_DIR / script, mode] + [str(a) for a in args]
         if opts:
             argv.append(json.dumps(_camel(opts)))
@@ -360,6 +370,7 @@ class Client(harness.Proc):
         kill_tagged(self.tag)
         super().kill()
         _live.discard(self)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def _workdir(workdir):
@@ -414,6 +425,86 @@ def werift_whep(http_port, key, seconds, token=None, workdir=None, name="werift_
     return werift_whep_start(http_port, key, seconds, token, workdir, name, **opts).result()
 
 
+def http_call(port, method, path, body=None, headers=None, timeout=10.0):
+    """One HTTP/1.1 request to 127.0.0.1:PORT (body: str or bytes, sent with its
+    Content-Length): (status, headers with lower-case keys (repeated ones joined with
+    ", "), body text). A refused or dropped connection raises."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body.encode() if isinstance(body, str) else body,
+                     headers=dict(headers or {}))
+        r = conn.getresponse()
+        hdrs = {}
+        for k, v in r.getheaders():
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+        return r.status, hdrs, r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def post_offer(port, key, kind, sdp, content_type="application/sdp", headers=None):
+    """POSTs `sdp` to /KEY/whip or /KEY/whep: (status, headers, body)."""
+    h = {"Content-Type": content_type} if content_type else {}
+    h.update(headers or {})
+    return http_call(port, "POST", "/%s/%s" % (key.strip("/"), kind), sdp, h)
+
+
+def session_of(location):
+    """The session id at the end of a WHIP/WHEP Location."""
+    return (location or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z")
+
+
+def log_time(line):
+    """The wall clock (seconds since the epoch) of a sluice log line, or None."""
+    m = LOG_TIME.match(line)
+    if not m:
+        return None
+    return calendar.timegm(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S")) + \
+        int(m.group(1)[20:]) / 1000.0
+
+
+def session_lines(server, session_id):
+    """The log lines of the WebRTC session `session_id`: its "session ID" line (the
+    HTTP answer) and every other line of the same client id. Returns (client id or None,
+    lines)."""
+    text = server.log_text()
+    m = re.search(r"client (\d+) webrtc \S+ (?:WHIP|WHEP) \S+: session %s\b"
+                  % re.escape(session_id), text)
+    if not m:
+        return None, []
+    cid = m.group(1)
+    return cid, [ln for ln in text.splitlines() if ("client %s " % cid) in ln]
+
+
+def session_udp_addr(server, session_id):
+    """(IPv4 address, port) the session's ICE selected (its "connected after" log line,
+    which names it as [::ffff:a.b.c.d]:port on a dual-stack socket), or None."""
+    _, lines = session_lines(server, session_id)
+    for ln in lines:
+        m = re.search(r"webrtc \[?(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)\]?:(\d+) (?:WHIP|WHEP) "
+                      r"\S+: connected after", ln)
+        if m:
+            return m.group(1), int(m.group(2))
+    return None
+
+
+def timeline_at(res, wall_s, column=1):
+    """A Chromium result's timeline value in `column` (1 frames, 2 video packets,
+    3 audio packets, 4 audio samples, 5 audio energy) at wall-clock time `wall_s`
+    (time.time()): the last sample taken at or before it (0 if none)."""
+    page_ms = wall_s * 1000.0 - res.get("clockMs", 0)
+    val = 0
+    for row in res.get("timeline") or []:
+        if row[0] > page_ms:
+            break
+        val = row[column] if column < len(row) else 0
+    return val
+
+
 def describe(res):
     """One line of a result's main numbers, for note()."""
     v, a, d = res.get("video") or {}, res.get("audio") or {}, res.get("data") or {}
@@ -458,7 +549,7 @@ class WebRtcTestCase(harness.E2ETestCase):
             raise unittest.SkipTest("; ".join(problems))
         self.udp_port = free_udp_port()
         self.config = harness.deep_merge(
-            {"webrtc": {"enabled": True, "udp_port": self.udp_port, "candidates": [HOST]}},
+            {"webrtc": {"enabled": True, "udp_port": self.udp_port, "candidates": HOST}},
             type(self).config)
         super().setUp()
 
