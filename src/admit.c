@@ -114,16 +114,20 @@ static sl_admission_t *post(sl_server_t *srv, const char *event, const char *url
     return a;
 }
 
+int sl_admit_token(sl_server_t *srv, const sl_admit_req_t *req, const char **why)
+{
+    if (check_token(srv, req, why) == SL_OK) return SL_OK;
+    srv->auth_failures[req->proto]++;
+    SL_WARN("client %llu %s %s %s from %s refused: %s", (unsigned long long)req->client_id, sl_proto_name(req->proto),
+            sl_direction_name(req->dir), req->key, req->remote != NULL ? req->remote : "?", *why);
+    return SL_ERR_AUTH;
+}
+
 int sl_admit(sl_server_t *srv, const sl_admit_req_t *req, sl_admit_cb cb, void *arg, sl_admission_t **pending,
              const char **why)
 {
     *pending = NULL;
-    if (check_token(srv, req, why) != SL_OK) {
-        srv->auth_failures[req->proto]++;
-        SL_WARN("client %llu %s %s %s from %s refused: %s", (unsigned long long)req->client_id, sl_proto_name(req->proto),
-                sl_direction_name(req->dir), req->key, req->remote != NULL ? req->remote : "?", *why);
-        return SL_ERR_AUTH;
-    }
+    if (sl_admit_token(srv, req, why) != SL_OK) return SL_ERR_AUTH;
     const char *event = req->dir == SL_DIR_PUBLISH ? "on_publish" : "on_play";
     const char *url = req->dir == SL_DIR_PUBLISH ? srv->cfg->hooks.on_publish : srv->cfg->hooks.on_play;
     if (url[0] == '\0') return SL_OK;

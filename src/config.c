@@ -95,7 +95,6 @@ static const struct key_def keys[] = {
     U32(webrtc.udp_port, 1, 65535),
     STRING(webrtc.candidates),
     STRING(webrtc.ice_servers),
-    STRING(webrtc.token),
     STRING(webrtc.cert_file),
     STRING(webrtc.key_file),
 

@@ -35,7 +35,7 @@ void sl_server_cancel(sl_deferred_t *d) { sl_list_remove(&d->link); }
 
 const char *sl_proto_name(sl_proto_t p)
 {
-    static const char *const names[SL_PROTO_COUNT] = {"rtmp", "rtsp", "http-flv", "webrtc"};
+    static const char *const names[SL_PROTO_COUNT] = {"rtmp", "rtsp", "http-flv", "webrtc", "hls"};
     return p < SL_PROTO_COUNT ? names[p] : "?";
 }
 

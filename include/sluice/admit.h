@@ -37,6 +37,9 @@ typedef void (*sl_admit_cb)(void *arg, int rc, const char *why);
  * and *pending is the handle. */
 int sl_admit(sl_server_t *srv, const sl_admit_req_t *req, sl_admit_cb cb, void *arg, sl_admission_t **pending,
              const char **why) SL_MUST_CHECK;
+/* The token check alone, for requests without a session (HLS): SL_OK or
+ * SL_ERR_AUTH with *why, logged and counted. */
+int sl_admit_token(sl_server_t *srv, const sl_admit_req_t *req, const char **why) SL_MUST_CHECK;
 /* The client went away: cb will not run. */
 void sl_admit_cancel(sl_admission_t *a);
 

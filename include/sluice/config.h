@@ -78,8 +78,6 @@ typedef struct sl_config {
                                  addresses of the host's interfaces */
         char ice_servers[512]; /* webrtc.ice_servers: space-separated stun:/turn: URLs
                                   announced in OPTIONS Link headers; default "" */
-        char token[256];      /* webrtc.token: when set, WHIP/WHEP need
-                                 "Authorization: Bearer <token>"; default "" (open) */
         char cert_file[512];  /* webrtc.cert_file, webrtc.key_file: PEM certificate and key */
         char key_file[512];   /*   for DTLS; default "" = a self-signed P-256 one per start */
     } webrtc;

@@ -23,9 +23,10 @@ typedef enum sl_proto {
     SL_PROTO_RTSP,
     SL_PROTO_HTTP_FLV,
     SL_PROTO_WEBRTC,
+    SL_PROTO_HLS, /* requests, not sessions: counted for auth failures only */
     SL_PROTO_COUNT
 } sl_proto_t;
-/* "rtmp", "rtsp", "http-flv", "webrtc". */
+/* "rtmp", "rtsp", "http-flv", "webrtc", "hls". */
 const char *sl_proto_name(sl_proto_t p);
 
 typedef enum sl_role {

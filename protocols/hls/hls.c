@@ -13,6 +13,7 @@
 #include "protocols/hls/record.h"
 #include "protocols/hls/segmenter.h"
 #include "protocols/hls/ts_mux.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 /* Segments kept after they leave the playlist, for players a poll behind. */
@@ -57,6 +58,7 @@ typedef struct waiting {
     hls_stream_t *hs;
     sl_http_conn_t *conn;
     uint64_t deadline_ms;
+    char query[SL_HTTP_MAX_PATH];
 } waiting_t;
 
 static int64_t wall_ms(void)
@@ -81,11 +83,12 @@ static hls_stream_t *find_stream(hls_module_t *m, const char *key)
 
 /* ---- answering -------------------------------------------------------- */
 
-static int respond_playlist(hls_stream_t *hs, sl_http_conn_t *c)
+/* query: the request's, repeated on segment URIs so that they carry its token. */
+static int respond_playlist(hls_stream_t *hs, sl_http_conn_t *c, const char *query)
 {
     sl_bytes_t text;
     sl_bytes_init(&text);
-    int rc = sl_hls_playlist_live(&hs->window, target_s(hs->mod), &text);
+    int rc = sl_hls_playlist_live(&hs->window, target_s(hs->mod), query, &text);
     if (rc == SL_OK)
         rc = sl_http_respond_ex(c, 200, "application/vnd.apple.mpegurl", "Cache-Control: no-cache\r\n",
                                 text.data, text.len);
@@ -112,17 +115,20 @@ static void answer_waiting(hls_stream_t *hs, bool expired_only)
         waiting_t *w = sl_container_of(pos, waiting_t, link);
         if (expired_only && now < w->deadline_ms) continue;
         sl_http_conn_t *c = w->conn;
+        char query[SL_HTTP_MAX_PATH];
+        snprintf(query, sizeof(query), "%s", w->query);
         waiting_free(w);
-        (void)respond_playlist(hs, c);
+        (void)respond_playlist(hs, c, query);
     }
 }
 
-static int wait_first_segment(hls_stream_t *hs, sl_http_conn_t *c)
+static int wait_first_segment(hls_stream_t *hs, sl_http_conn_t *c, const char *query)
 {
     waiting_t *w = calloc(1, sizeof(*w));
     if (w == NULL) return sl_http_respond_error(c, 503, NULL);
     w->hs = hs;
     w->conn = c;
+    snprintf(w->query, sizeof(w->query), "%s", query);
     w->deadline_ms = now_ms(hs->mod) + FIRST_SEGMENT_WAIT_MS;
     sl_list_insert_tail(&hs->waiting, &w->link);
     sl_http_conn_on_close(c, on_waiting_conn_closed, w);
@@ -358,16 +364,16 @@ static int serve_segment(hls_stream_t *hs, sl_http_conn_t *c, uint64_t seq)
     return sl_http_respond_buf(c, 200, "video/mp2t", "Cache-Control: public, max-age=3600\r\n", seg->data);
 }
 
-static int serve_playlist(hls_module_t *m, hls_stream_t *hs, sl_http_conn_t *c, const char *key)
+static int serve_playlist(hls_module_t *m, hls_stream_t *hs, sl_http_conn_t *c, const char *key, const char *query)
 {
     if (hs == NULL || !hs->live) {
         /* On demand, the first request starts the muxer. */
         int rc = m->srv->cfg->hls.on_demand ? attach(m, key, &hs) : SL_ERR_NOT_FOUND;
-        if (rc == SL_ERR_NOT_FOUND && hs != NULL && hs->window.count > 0) return respond_playlist(hs, c);
+        if (rc == SL_ERR_NOT_FOUND && hs != NULL && hs->window.count > 0) return respond_playlist(hs, c, query);
         if (rc != SL_OK) return sl_http_respond_error(c, 404, "stream not found");
     }
-    if (sl_hls_window_listed_count(&hs->window) == 0) return wait_first_segment(hs, c);
-    return respond_playlist(hs, c);
+    if (sl_hls_window_listed_count(&hs->window) == 0) return wait_first_segment(hs, c, query);
+    return respond_playlist(hs, c, query);
 }
 
 static bool is_hls_path(const char *path)
@@ -387,8 +393,13 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
     if (rc != SL_OK) return SL_ERR_NOT_FOUND;
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return sl_http_respond_ex(c, 405, "text/plain", "Allow: GET, HEAD\r\n", "405 Method Not Allowed\n", 23);
+    /* Playlist and segments alike need the token: segment URIs carry the playlist's. */
+    sl_admit_req_t ar = {.proto = SL_PROTO_HLS, .dir = SL_DIR_PLAY, .client_id = sl_http_conn_id(c), .key = key,
+                         .query = req->query, .remote = sl_http_conn_peer(c)};
+    const char *why = NULL;
+    if (sl_admit_token(m->srv, &ar, &why) != SL_OK) return sl_http_respond_error(c, 401, why);
     hls_stream_t *hs = find_stream(m, key);
-    return kind == SL_HLS_SEGMENT ? serve_segment(hs, c, seq) : serve_playlist(m, hs, c, key);
+    return kind == SL_HLS_SEGMENT ? serve_segment(hs, c, seq) : serve_playlist(m, hs, c, key, req->query);
 }
 
 /* ---- module ------------------------------------------------------------- */

@@ -71,16 +71,16 @@ static int put_extinf(sl_bytes_t *out, int64_t duration_ts)
     return put_fmt(out, "#EXTINF:%" PRId64 ".%03" PRId64 ",\n", ms / 1000, ms % 1000);
 }
 
-static int put_live_segment(sl_bytes_t *out, const sl_hls_segment_t *s)
+static int put_live_segment(sl_bytes_t *out, const sl_hls_segment_t *s, const char *query)
 {
     int rc = s->discontinuity ? put_fmt(out, "#EXT-X-DISCONTINUITY\n") : SL_OK;
     if (rc == SL_OK) rc = put_pdt(out, s->pdt_ms);
     if (rc == SL_OK) rc = put_extinf(out, s->duration_ts);
-    if (rc == SL_OK) rc = put_fmt(out, "%" PRIu64 ".ts\n", s->seq);
+    if (rc == SL_OK) rc = put_fmt(out, "%" PRIu64 ".ts%s%s\n", s->seq, query[0] ? "?" : "", query);
     return rc;
 }
 
-int sl_hls_playlist_live(const sl_hls_window_t *w, int target_s, sl_bytes_t *out)
+int sl_hls_playlist_live(const sl_hls_window_t *w, int target_s, const char *query, sl_bytes_t *out)
 {
     size_t n = sl_hls_window_listed_count(w);
     if (n == 0) return SL_ERR_AGAIN;
@@ -91,7 +91,7 @@ int sl_hls_playlist_live(const sl_hls_window_t *w, int target_s, sl_bytes_t *out
     if (rc == SL_OK && disc_seq > 0)
         rc = put_fmt(out, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRIu64 "\n", disc_seq);
     for (size_t i = 0; rc == SL_OK && i < n; i++)
-        rc = put_live_segment(out, sl_hls_window_listed_at(w, i));
+        rc = put_live_segment(out, sl_hls_window_listed_at(w, i), query);
     if (rc != SL_OK) out->len = old_len;
     return rc;
 }

@@ -24,12 +24,13 @@ int sl_hls_target_duration(int target_s, int64_t max_duration_ts);
  * #EXTM3U, #EXT-X-VERSION:3, #EXT-X-TARGETDURATION, #EXT-X-MEDIA-SEQUENCE (seq of the
  * first listed segment), #EXT-X-DISCONTINUITY-SEQUENCE when not 0, then per segment
  * #EXT-X-DISCONTINUITY when flagged, #EXT-X-PROGRAM-DATE-TIME when its pdt_ms is
- * known, #EXTINF and the relative URI "<seq>.ts".
+ * known, #EXTINF and the relative URI "<seq>.ts", followed by "?<query>" when query is
+ * not empty (the playlist request's query, so segments carry the same token).
  * The target is computed from the longest segment the window ever held, so it never
  * decreases (RFC 8216 6.2.1 forbids changing it). The window is only read.
  * SL_ERR_AGAIN when no segment is listed yet, SL_ERR_NOMEM; on error out keeps its
  * old content. */
-int sl_hls_playlist_live(const sl_hls_window_t *w, int target_s, sl_bytes_t *out) SL_MUST_CHECK;
+int sl_hls_playlist_live(const sl_hls_window_t *w, int target_s, const char *query, sl_bytes_t *out) SL_MUST_CHECK;
 
 /* One segment of a recording: what its playlist needs, no bytes. */
 typedef struct sl_hls_entry {

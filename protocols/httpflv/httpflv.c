@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "protocols/flv/flv.h"
+#include "sluice/admit.h"
 #include "sluice/iobatch.h"
 #include "sluice/log.h"
 
@@ -13,6 +14,8 @@ typedef struct flv_viewer {
     sl_conn_t client; /* in the server's registry, for the API */
     uint64_t id;
     char key[SL_STREAM_KEY_MAX];
+    char query[SL_HTTP_MAX_PATH]; /* for the token */
+    struct sl_admission *admission; /* while the on_play hook decides */
     sl_subscriber_t sub;
     sl_deferred_t flush;
     sl_iobatch_t batch;
@@ -89,6 +92,12 @@ static void on_too_slow(sl_subscriber_t *sub)
     sl_http_conn_close(v->conn);
 }
 
+static sl_admit_req_t admit_req(flv_viewer_t *v)
+{
+    return (sl_admit_req_t){.proto = SL_PROTO_HTTP_FLV, .dir = SL_DIR_PLAY, .client_id = v->id, .key = v->key,
+                            .query = v->query, .remote = sl_http_conn_peer(v->conn)};
+}
+
 /* The connection is gone: whatever the cause, this is the one place that frees. */
 static void on_close(void *arg)
 {
@@ -98,6 +107,8 @@ static void on_close(void *arg)
             (unsigned long long)v->sub.frames_taken);
     sl_server_remove_conn(v->srv, &v->client);
     sl_subscriber_detach(&v->sub);
+    sl_admit_req_t req = admit_req(v);
+    sl_hook_event(v->srv, "on_stop", &req);
     sl_server_cancel(&v->flush);
     sl_iobatch_free(&v->batch);
     free(v);
@@ -123,23 +134,12 @@ static bool stream_key_of(const char *path, char *key, size_t size)
 
 static const sl_subscriber_ops_t viewer_ops = {.on_ready = on_ready, .on_too_slow = on_too_slow};
 
-static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
+/* Admitted: the response starts, or a 404 ends the request. */
+static int start_viewer(flv_viewer_t *v)
 {
-    sl_server_t *srv = arg;
-    char key[SL_STREAM_KEY_MAX];
-    if (!stream_key_of(req->path, key, sizeof(key))) return SL_ERR_NOT_FOUND;
-    if (strcmp(req->method, "GET") != 0) return sl_http_respond_error(c, 405, NULL);
-
-    flv_viewer_t *v = calloc(1, sizeof(*v));
-    if (v == NULL) return sl_http_respond_error(c, 503, NULL);
-    v->srv = srv;
-    v->conn = c;
-    v->id = sl_http_conn_id(c);
-    memcpy(v->key, key, sizeof(key));
-    sl_list_init(&v->flush.link);
-    v->flush.run = run_flush;
-    sl_iobatch_init(&v->batch);
-    int rc = sl_hub_subscribe(srv->hub, key, &v->sub, &viewer_ops, uv_now(srv->loop));
+    sl_server_t *srv = v->srv;
+    sl_http_conn_t *c = v->conn;
+    int rc = sl_hub_subscribe(srv->hub, v->key, &v->sub, &viewer_ops, uv_now(srv->loop));
     if (rc != SL_OK) {
         free(v);
         return sl_http_respond_error(c, rc == SL_ERR_NOT_FOUND ? 404 : 503, rc == SL_ERR_NOT_FOUND ? "stream not found" : NULL);
@@ -155,7 +155,57 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
     sl_conn_init(&v->client, v->id, SL_PROTO_HTTP_FLV, sl_http_conn_peer(c), v->key, close_client);
     v->client.role = SL_ROLE_PLAYER;
     (void)sl_server_add_conn(srv, &v->client);
-    SL_INFO("client %llu http-flv play %s from %s", (unsigned long long)v->id, key, sl_http_conn_peer(c));
+    SL_INFO("client %llu http-flv play %s from %s", (unsigned long long)v->id, v->key, sl_http_conn_peer(c));
+    return SL_OK;
+}
+
+static void on_admitted(void *arg, int rc, const char *why)
+{
+    flv_viewer_t *v = arg;
+    v->admission = NULL;
+    if (rc == SL_OK) {
+        (void)start_viewer(v);
+        return;
+    }
+    sl_http_conn_t *c = v->conn;
+    free(v);
+    (void)sl_http_respond_error(c, 403, why);
+}
+
+/* The client left while the hook was deciding. */
+static void on_close_admitting(void *arg)
+{
+    flv_viewer_t *v = arg;
+    sl_admit_cancel(v->admission);
+    free(v);
+}
+
+static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
+{
+    sl_server_t *srv = arg;
+    char key[SL_STREAM_KEY_MAX];
+    if (!stream_key_of(req->path, key, sizeof(key))) return SL_ERR_NOT_FOUND;
+    if (strcmp(req->method, "GET") != 0) return sl_http_respond_error(c, 405, NULL);
+
+    flv_viewer_t *v = calloc(1, sizeof(*v));
+    if (v == NULL) return sl_http_respond_error(c, 503, NULL);
+    v->srv = srv;
+    v->conn = c;
+    v->id = sl_http_conn_id(c);
+    memcpy(v->key, key, sizeof(key));
+    snprintf(v->query, sizeof(v->query), "%s", req->query);
+    sl_list_init(&v->flush.link);
+    v->flush.run = run_flush;
+    sl_iobatch_init(&v->batch);
+    sl_admit_req_t ar = admit_req(v);
+    const char *why = NULL;
+    int rc = sl_admit(srv, &ar, on_admitted, v, &v->admission, &why);
+    if (rc == SL_OK) return start_viewer(v);
+    if (rc == SL_ERR_AUTH) {
+        free(v);
+        return sl_http_respond_error(c, 401, why);
+    }
+    sl_http_conn_on_close(c, on_close_admitting, v);
     return SL_OK;
 }
 

@@ -16,6 +16,7 @@
 #include "protocols/rtp/rtp_opus.h"
 #include "protocols/rtp/sdp.h"
 #include "protocols/rtsp/media.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 /* Reordering over UDP: how many packets, and how long a gap may hold them. */
@@ -230,6 +231,13 @@ int sl__rtsp_start_play(rtsp_session_t *s)
     return SL_OK;
 }
 
+static void hook_event(rtsp_session_t *s, const char *event, sl_direction_t dir)
+{
+    sl_admit_req_t req = {.proto = SL_PROTO_RTSP, .dir = dir, .client_id = s->id, .key = s->key, .query = s->query,
+                          .remote = s->peer};
+    sl_hook_event(s->srv, event, &req);
+}
+
 void sl__rtsp_stop_media(rtsp_session_t *s)
 {
     if (s->state == RTSP_RECORDING && s->stream != NULL) {
@@ -238,12 +246,14 @@ void sl__rtsp_stop_media(rtsp_session_t *s)
                 SL_DEBUG("client %llu rtsp: last packets of track %d dropped", (unsigned long long)s->id, i);
         SL_INFO("client %llu rtsp unpublish %s", (unsigned long long)s->id, s->key);
         sl_stream_unpublish(s->stream);
+        hook_event(s, "on_unpublish", SL_DIR_PUBLISH);
         s->stream = NULL;
         s->state = RTSP_READY_RECORD;
         s->conn.role = SL_ROLE_NONE;
     }
     if (s->subscribed) {
         sl_subscriber_detach(&s->sub);
+        hook_event(s, "on_stop", SL_DIR_PLAY);
         sl_rtp_output_release(s->output);
         s->output = NULL;
         s->subscribed = false;

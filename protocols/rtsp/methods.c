@@ -8,6 +8,7 @@
 
 #include "protocols/rtsp/session.h"
 #include "sluice/auth.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 #define REALM "sluice"
@@ -64,28 +65,89 @@ static int on_options(rtsp_session_t *s, const sl_http_request_t *req)
     return sl__rtsp_respond(s, req, 200, "Public: " PUBLIC_METHODS "\r\n", NULL, NULL, 0);
 }
 
-static int on_describe(rtsp_session_t *s, const sl_http_request_t *req)
+/* Answers a DESCRIBE of s->key with the stream's SDP: at once, or once admitted. */
+static int describe(rtsp_session_t *s, const char *cseq, const char *path)
 {
-    char key[SL_STREAM_KEY_MAX];
-    if (s->state != RTSP_INIT && s->state != RTSP_READY_PLAY) return refuse(s, req, 455, "not valid now");
-    if (!key_of(url_path(req->path), key, sizeof(key))) return refuse(s, req, 404, "not a stream name");
-    sl_stream_t *stream = sl_hub_find(s->srv->hub, key);
-    if (stream == NULL) return refuse(s, req, 404, "stream not found");
+    sl_stream_t *stream = sl_hub_find(s->srv->hub, s->key);
+    if (stream == NULL) return sl__rtsp_respond_cseq(s, cseq, 404, NULL, NULL, NULL, 0);
     sl_bytes_t sdp;
     sl_bytes_init(&sdp);
     int rc = sl__rtsp_tracks_from_stream(s, stream, &sdp);
     if (rc != SL_OK) {
         sl_bytes_free(&sdp);
-        return refuse(s, req, rc == SL_ERR_AGAIN ? 404 : 415, rc == SL_ERR_AGAIN ? "no codec config yet" : "codecs RTSP cannot carry");
+        SL_WARN("client %llu rtsp DESCRIBE %s: %s", (unsigned long long)s->id, s->key,
+                rc == SL_ERR_AGAIN ? "no codec config yet" : "codecs RTSP cannot carry");
+        return sl__rtsp_respond_cseq(s, cseq, rc == SL_ERR_AGAIN ? 404 : 415, NULL, NULL, NULL, 0);
     }
-    memcpy(s->key, key, sizeof(key));
-    snprintf(s->query, sizeof(s->query), "%s", req->query);
     s->state = RTSP_READY_PLAY;
     char base[SL_HTTP_MAX_PATH + 32];
-    snprintf(base, sizeof(base), "Content-Base: %s/\r\n", req->path);
-    rc = sl__rtsp_respond(s, req, 200, base, "application/sdp", sdp.data, sdp.len);
+    snprintf(base, sizeof(base), "Content-Base: %s/\r\n", path);
+    rc = sl__rtsp_respond_cseq(s, cseq, 200, base, "application/sdp", sdp.data, sdp.len);
     sl_bytes_free(&sdp);
     return rc;
+}
+
+static sl_admit_req_t admit_req(rtsp_session_t *s, sl_direction_t dir)
+{
+    return (sl_admit_req_t){.proto = SL_PROTO_RTSP, .dir = dir, .client_id = s->id, .key = s->key, .query = s->query,
+                            .remote = s->peer};
+}
+
+/* The hook decided on the ANNOUNCE or DESCRIBE that waits. */
+static void on_admitted(void *arg, int rc, const char *why)
+{
+    rtsp_session_t *s = arg;
+    s->admission = NULL;
+    if (rc != SL_OK) {
+        SL_WARN("client %llu rtsp %s: %s", (unsigned long long)s->id, s->key, why);
+        sl__rtsp_free_tracks(s);
+        rc = sl__rtsp_respond_cseq(s, s->pending_cseq, 403, NULL, NULL, NULL, 0);
+    } else if (s->admitting_publish) {
+        s->state = RTSP_READY_RECORD;
+        rc = sl__rtsp_respond_cseq(s, s->pending_cseq, 200, NULL, NULL, NULL, 0);
+    } else {
+        rc = describe(s, s->pending_cseq, s->pending_path);
+    }
+    if (rc != SL_OK) sl__rtsp_close(s, sl_strerror(rc));
+    else sl__rtsp_resume(s);
+}
+
+/* Token, then hook. SL_OK when allowed now (the caller answers), SL_ERR_AGAIN
+ * when the hook decides (the answer comes from on_admitted), or a refusal that
+ * was answered. */
+static int admit(rtsp_session_t *s, const sl_http_request_t *req, bool publish)
+{
+    sl_admit_req_t ar = admit_req(s, publish ? SL_DIR_PUBLISH : SL_DIR_PLAY);
+    const char *why = NULL;
+    int rc = sl_admit(s->srv, &ar, on_admitted, s, &s->admission, &why);
+    if (rc != SL_ERR_AGAIN) {
+        if (rc == SL_ERR_AUTH) (void)respond(s, req, 401);
+        return rc;
+    }
+    size_t n;
+    const char *cseq = sl_http_header_get(req, "CSeq", &n);
+    snprintf(s->pending_cseq, sizeof(s->pending_cseq), "%.*s", (int)SL_MIN(n, 16), cseq);
+    snprintf(s->pending_path, sizeof(s->pending_path), "%s", req->path);
+    s->admitting_publish = publish;
+    return SL_ERR_AGAIN;
+}
+
+static int on_describe(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    char key[SL_STREAM_KEY_MAX];
+    if (s->state != RTSP_INIT && s->state != RTSP_READY_PLAY) return refuse(s, req, 455, "not valid now");
+    if (!key_of(url_path(req->path), key, sizeof(key))) return refuse(s, req, 404, "not a stream name");
+    memcpy(s->key, key, sizeof(key));
+    snprintf(s->query, sizeof(s->query), "%s", req->query);
+    int rc = admit(s, req, false);
+    if (rc == SL_OK) {
+        size_t n;
+        const char *cseq = sl_http_header_get(req, "CSeq", &n);
+        char text[17];
+        snprintf(text, sizeof(text), "%.*s", (int)SL_MIN(n, 16), cseq);
+        return describe(s, text, req->path);
+    }
+    return rc == SL_ERR_AGAIN || rc == SL_ERR_AUTH ? SL_OK : rc;
 }
 
 static int on_announce(rtsp_session_t *s, const sl_http_request_t *req)
@@ -101,6 +163,9 @@ static int on_announce(rtsp_session_t *s, const sl_http_request_t *req)
     if (rc != SL_OK) return refuse(s, req, rc == SL_ERR_UNSUPPORTED ? 415 : 400, "unusable SDP");
     memcpy(s->key, key, sizeof(key));
     snprintf(s->query, sizeof(s->query), "%s", req->query);
+    rc = admit(s, req, true);
+    if (rc == SL_ERR_AUTH) sl__rtsp_free_tracks(s);
+    if (rc != SL_OK) return rc == SL_ERR_AGAIN || rc == SL_ERR_AUTH ? SL_OK : rc;
     s->state = RTSP_READY_RECORD;
     return respond(s, req, 200);
 }

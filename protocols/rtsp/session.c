@@ -7,6 +7,7 @@
 #include "protocols/rtsp/framing.h"
 #include "protocols/rtsp/rtsp.h"
 #include "protocols/rtsp/session.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 /* Bytes received and not yet understood, at most: a request head and body, or an
@@ -33,6 +34,8 @@ void sl__rtsp_close(rtsp_session_t *s, const char *reason)
     s->closing = true;
     SL_INFO("client %llu rtsp close %s%s%s: %s", (unsigned long long)s->id, s->peer, s->key[0] ? " " : "", s->key,
             reason);
+    sl_admit_cancel(s->admission);
+    s->admission = NULL;
     sl__rtsp_stop_media(s);
     sl__rtsp_free_tracks(s);
     sl_server_cancel(&s->flush);
@@ -104,15 +107,22 @@ int sl__rtsp_respond(rtsp_session_t *s, const sl_http_request_t *req, int status
 {
     size_t cseq_len = 0;
     const char *cseq = req != NULL ? sl_http_header_get(req, "CSeq", &cseq_len) : NULL;
+    char text[17] = "0";
+    if (cseq != NULL) snprintf(text, sizeof(text), "%.*s", (int)SL_MIN(cseq_len, 16), cseq);
+    return sl__rtsp_respond_cseq(s, text, status, headers, content_type, body, len);
+}
+
+int sl__rtsp_respond_cseq(rtsp_session_t *s, const char *cseq, int status, const char *headers,
+                          const char *content_type, const void *body, size_t len)
+{
     char session[96] = "", entity[160] = "", head[2048];
     if (s->session_id[0])
         snprintf(session, sizeof(session), "Session: %s;timeout=%u\r\n", s->session_id,
                  s->srv->cfg->rtsp.session_timeout_ms / 1000);
     if (content_type != NULL)
         snprintf(entity, sizeof(entity), "Content-Type: %s\r\nContent-Length: %zu\r\n", content_type, len);
-    int n = snprintf(head, sizeof(head), "RTSP/1.0 %d %s\r\nCSeq: %.*s\r\nServer: sluice/" SLUICE_VERSION "\r\n%s%s%s\r\n",
-                     status, sl_http_status_text(status), cseq != NULL ? (int)SL_MIN(cseq_len, 16) : 1,
-                     cseq != NULL ? cseq : "0", session, headers != NULL ? headers : "", entity);
+    int n = snprintf(head, sizeof(head), "RTSP/1.0 %d %s\r\nCSeq: %s\r\nServer: sluice/" SLUICE_VERSION "\r\n%s%s%s\r\n",
+                     status, sl_http_status_text(status), cseq, session, headers != NULL ? headers : "", entity);
     if (n < 0 || (size_t)n >= sizeof(head)) return SL_ERR_TOO_BIG;
     int rc = sl_bytes_append(&s->out, head, (size_t)n);
     if (rc == SL_OK && content_type != NULL) rc = sl_bytes_append(&s->out, body, len);
@@ -156,7 +166,7 @@ static int consume(rtsp_session_t *s)
     const sl_config_t *cfg = s->srv->cfg;
     size_t pos = 0;
     int rc = SL_OK;
-    while (rc == SL_OK && !s->closing) {
+    while (rc == SL_OK && !s->closing && s->admission == NULL) {
         int n = sl_rtsp_next_unit(s->in.data + pos, s->in.len - pos, cfg->limits.http_max_header_bytes,
                                   cfg->limits.http_max_body_bytes, &unit);
         if (n <= 0) {
@@ -171,6 +181,15 @@ static int consume(rtsp_session_t *s)
     s->in.len -= pos;
     if (rc == SL_OK && s->in.len > max_pending(s)) rc = SL_ERR_TOO_BIG;
     return rc;
+}
+
+void sl__rtsp_resume(rtsp_session_t *s)
+{
+    int rc = consume(s);
+    if (rc != SL_OK && !s->closing) {
+        flush(s);
+        sl__rtsp_close(s, rc == SL_ERR_TOO_BIG ? "request too large" : sl_strerror(rc));
+    }
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)

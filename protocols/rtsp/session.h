@@ -65,6 +65,12 @@ struct rtsp_session {
     char session_id[24];
     char key[SL_STREAM_KEY_MAX];
     char query[SL_HTTP_MAX_PATH]; /* "token=x", kept for auth */
+    /* An ANNOUNCE or DESCRIBE whose answer waits for the hook; requests after it
+     * wait in `in` until it is answered. */
+    struct sl_admission *admission;
+    bool admitting_publish;
+    char pending_cseq[17];
+    char pending_path[SL_HTTP_MAX_PATH];
     rtsp_track_t tracks[RTSP_MAX_TRACKS];
     int track_count;
 
@@ -82,6 +88,11 @@ void sl__rtsp_schedule_flush(rtsp_session_t *s);
  * "Name: value\r\n" lines or NULL) and a body. */
 int sl__rtsp_respond(rtsp_session_t *s, const sl_http_request_t *req, int status, const char *headers,
                      const char *content_type, const void *body, size_t len);
+/* The same for a request answered later, by its CSeq. */
+int sl__rtsp_respond_cseq(rtsp_session_t *s, const char *cseq, int status, const char *headers,
+                          const char *content_type, const void *body, size_t len);
+/* Goes on with the requests that waited for an admission. */
+void sl__rtsp_resume(rtsp_session_t *s);
 
 /* methods.c: makes the key of Digest nonces, once. */
 int sl__rtsp_auth_init(void);

@@ -78,14 +78,14 @@ static int parse_fingerprint(const char *v, sl_webrtc_offer_info_t *info, const 
 static int parse_transport(const sl_sdp_t *offer, sl_webrtc_offer_info_t *info, const char **reason)
 {
     const char *ufrag = transport_attr(offer, "ice-ufrag"), *pwd = transport_attr(offer, "ice-pwd");
-    if (!ufrag || !pwd) return fail(info, reason, SL_ERR_UNSUPPORTED, "the offer has no a=ice-ufrag and a=ice-pwd");
+    if (!ufrag || !pwd) return fail(info, reason, SL_ERR_PROTO, "the offer has no a=ice-ufrag and a=ice-pwd");
     if (!ice_chars(ufrag, 4, SL_ICE_REMOTE_UFRAG_MAX) || !ice_chars(pwd, 22, SL_WEBRTC_ICE_PWD_MAX))
         return fail(info, reason, SL_ERR_PROTO, "malformed a=ice-ufrag or a=ice-pwd");
     memcpy(info->ice_ufrag, ufrag, strlen(ufrag) + 1);
     memcpy(info->ice_pwd, pwd, strlen(pwd) + 1);
 
     const char *fp = transport_attr(offer, "fingerprint");
-    if (!fp) return fail(info, reason, SL_ERR_UNSUPPORTED, "the offer has no a=fingerprint (DTLS-SRTP is required)");
+    if (!fp) return fail(info, reason, SL_ERR_PROTO, "the offer has no a=fingerprint (DTLS-SRTP is required)");
     int rc = parse_fingerprint(fp, info, reason);
     if (rc != SL_OK) return rc;
 

@@ -111,11 +111,12 @@ typedef struct sl_webrtc_offer_info {
  * *info is filled. A caller that cannot feed an accepted track (a WHEP stream whose
  * audio is AAC) sets its codec to SL_CODEC_NONE before writing the answer, which
  * rejects it; likewise sctp_port 0 rejects the data section.
- * SL_ERR_UNSUPPORTED when the offer cannot be answered: no ice-ufrag/ice-pwd, no
- * fingerprint, a=setup:passive or holdconn, several sections without BUNDLE or one
- * outside the group, a section without a usable a=mid, no usable track; *reason
- * then points to a sentence in info->reason saying which (valid as long as *info).
- * SL_ERR_PROTO for malformed credentials or fingerprint, likewise with a reason. */
+ * SL_ERR_UNSUPPORTED when the offer cannot be answered: a=setup:passive or
+ * holdconn, several sections without BUNDLE or one outside the group, a section
+ * without a usable a=mid, no usable track; *reason then points to a sentence in
+ * info->reason saying which (valid as long as *info). SL_ERR_PROTO, likewise with a
+ * reason, for an offer that is not a WebRTC offer: no or malformed ice-ufrag/ice-pwd
+ * or fingerprint. */
 int sl_webrtc_negotiate(const sl_sdp_t *offer, bool publish, sl_codec_t source_video, int source_profile_idc,
                         sl_webrtc_track_t tracks[], int *track_count, sl_webrtc_offer_info_t *info,
                         const char **reason) SL_MUST_CHECK;

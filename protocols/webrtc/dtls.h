@@ -68,8 +68,8 @@ void sl_dtls_free(sl_dtls_t *d);
 /* Processes one received datagram (borrowed). Handshake progress is queued for
  * sl_dtls_take_output; decrypted application records (SCTP packets for data
  * channels) are appended to app_out as length-prefixed records (NULL discards
- * them). Returns SL_OK (also for records DTLS silently drops, such as forged or
- * duplicate ones), SL_ERR_PROTO when the datagram is not DTLS or the handshake
+ * them). Returns SL_OK (also for what is dropped silently: a datagram that cannot
+ * be a DTLS record, forged or duplicate records), SL_ERR_PROTO when the handshake
  * failed (the endpoint is then dead; an alert may wait in the output),
  * SL_ERR_CLOSED when the peer closed, SL_ERR_NOMEM. */
 int sl_dtls_feed(sl_dtls_t *d, const uint8_t *datagram, size_t len, sl_bytes_t *app_out) SL_MUST_CHECK;

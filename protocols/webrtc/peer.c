@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "protocols/webrtc/peer.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 static int random_bytes(void *out, size_t len) { return RAND_bytes(out, (int)len) == 1 ? SL_OK : SL_ERR_IO; }
@@ -29,8 +30,8 @@ static const sl_webrtc_track_t *data_track(const wr_peer_t *p)
     return NULL;
 }
 
-wr_peer_t *wr_peer_new(wr_module_t *m, bool publish, const char *key, const sl_webrtc_track_t *tracks, int n,
-                       const sl_webrtc_offer_info_t *info, int *err)
+wr_peer_t *wr_peer_new(wr_module_t *m, uint64_t id, bool publish, const char *key, const sl_webrtc_track_t *tracks,
+                       int n, const sl_webrtc_offer_info_t *info, int *err)
 {
     wr_peer_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -38,7 +39,7 @@ wr_peer_t *wr_peer_new(wr_module_t *m, bool publish, const char *key, const sl_w
         return NULL;
     }
     p->m = m;
-    p->id = sl_next_client_id();
+    p->id = id;
     p->publish = publish;
     snprintf(p->key, sizeof(p->key), "%s", key);
     memcpy(p->tracks, tracks, (size_t)n * sizeof(tracks[0]));
@@ -88,6 +89,11 @@ void wr_peer_close(wr_peer_t *p, const char *reason)
     p->closing = true;
     SL_INFO("client %llu webrtc %s %s %s: closed: %s", (unsigned long long)p->id, p->peer_name,
             p->publish ? "WHIP" : "WHEP", p->key, reason);
+    if (p->conn.role != SL_ROLE_NONE) {
+        sl_admit_req_t req = {.proto = SL_PROTO_WEBRTC, .dir = p->publish ? SL_DIR_PUBLISH : SL_DIR_PLAY,
+                              .client_id = p->id, .key = p->key, .query = "", .remote = p->peer_name};
+        sl_hook_event(p->m->srv, p->publish ? "on_unpublish" : "on_stop", &req);
+    }
     if (p->publish) wr_ingest_stop(p);
     else wr_egress_stop(p);
     if (p->sctp != NULL) sl_sctp_free(p->sctp);

@@ -147,10 +147,11 @@ int wr_whip_start(wr_module_t *m) SL_MUST_CHECK;
 void wr_module_wake(wr_module_t *m);
 
 /* peer.c */
-/* A new peer for an accepted offer, registered with ICE; the answer's SSRCs are
- * chosen here (p->ssrcs). NULL with *err set when it cannot be made. */
-wr_peer_t *wr_peer_new(wr_module_t *m, bool publish, const char *key, const sl_webrtc_track_t *tracks, int n,
-                       const sl_webrtc_offer_info_t *info, int *err);
+/* A new peer (client id `id`) for an accepted offer, registered with ICE; the
+ * answer's SSRCs are chosen here (p->ssrcs). NULL with *err set when it cannot be
+ * made. */
+wr_peer_t *wr_peer_new(wr_module_t *m, uint64_t id, bool publish, const char *key, const sl_webrtc_track_t *tracks,
+                       int n, const sl_webrtc_offer_info_t *info, int *err);
 wr_peer_t *wr_peer_find(wr_module_t *m, const char *session_id);
 void wr_peer_close(wr_peer_t *p, const char *reason);
 void wr_peer_on_dtls(wr_peer_t *p, const uint8_t *data, size_t len);

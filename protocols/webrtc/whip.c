@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #include "protocols/webrtc/peer.h"
-#include "sluice/auth.h"
+#include "sluice/admit.h"
 #include "sluice/log.h"
 
 typedef struct route {
@@ -61,37 +61,28 @@ static void ice_server_links(const sl_config_t *cfg, sl_bytes_t *out)
     }
 }
 
-/* webrtc.token as a Bearer token, or as ?token= for clients that cannot set
- * headers. Compared in constant time. */
-static bool authorized(const sl_config_t *cfg, const sl_http_request_t *req)
+/* The admission request of a WHIP/WHEP request: the token comes as a Bearer
+ * header (RFC 9725 4.5) or in the query. */
+static sl_admit_req_t admit_req(sl_http_conn_t *c, const sl_http_request_t *req, const route_t *r, uint64_t id,
+                                char *bearer, size_t cap)
 {
-    if (cfg->webrtc.token[0] == '\0') return true;
-    char given[sizeof(cfg->webrtc.token) + 1] = "";
     size_t len;
     const char *h = sl_http_header_get(req, "Authorization", &len);
-    if (h != NULL && len > 7 && strncasecmp(h, "Bearer ", 7) == 0 && len - 7 < sizeof(given)) {
-        memcpy(given, h + 7, len - 7);
-        given[len - 7] = '\0';
-    } else {
-        const char *q = strstr(req->query, "token=");
-        if (q != NULL && (q == req->query || q[-1] == '&')) {
-            q += 6;
-            size_t n = strcspn(q, "&");
-            if (n < sizeof(given)) {
-                memcpy(given, q, n);
-                given[n] = '\0';
-            }
-        }
+    bearer[0] = '\0';
+    if (h != NULL && len > 7 && strncasecmp(h, "Bearer ", 7) == 0 && len - 7 < cap) {
+        memcpy(bearer, h + 7, len - 7);
+        bearer[len - 7] = '\0';
     }
-    return given[0] != '\0' && sl_auth_equal(given, cfg->webrtc.token);
+    return (sl_admit_req_t){.proto = SL_PROTO_WEBRTC, .dir = r->publish ? SL_DIR_PUBLISH : SL_DIR_PLAY,
+                            .client_id = id, .key = r->key, .query = req->query, .bearer = bearer,
+                            .remote = sl_http_conn_peer(c)};
 }
 
-static int respond_unauthorized(sl_http_conn_t *c, const route_t *r)
+static int respond_unauthorized(sl_http_conn_t *c, const char *why)
 {
-    SL_WARN("client %llu webrtc %s: %s refused: wrong or missing token", (unsigned long long)sl_http_conn_id(c),
-            sl_http_conn_peer(c), r->key);
-    return sl_http_respond_ex(c, 401, "text/plain", "WWW-Authenticate: Bearer\r\n", "401 Unauthorized: bearer token\n",
-                              31);
+    char body[128];
+    int n = snprintf(body, sizeof(body), "401 Unauthorized: %s\n", why);
+    return sl_http_respond_ex(c, 401, "text/plain", "WWW-Authenticate: Bearer\r\n", body, (size_t)n);
 }
 
 static int respond_options(wr_module_t *m, sl_http_conn_t *c)
@@ -174,51 +165,106 @@ static int refuse(sl_http_conn_t *c, const route_t *r, int status, const char *w
     return sl_http_respond_error(c, status, body);
 }
 
+/* A negotiated offer; with an on_publish/on_play hook it waits for the decision. */
+typedef struct pending_offer {
+    wr_module_t *m;
+    sl_http_conn_t *c;
+    route_t r;
+    uint64_t id;
+    sl_webrtc_track_t tracks[SL_WEBRTC_MAX_TRACKS];
+    int n;
+    sl_webrtc_offer_info_t info;
+    sl_admission_t *admission;
+} pending_offer_t;
+
+/* The session and its answer. The stream is looked at again: it may have changed
+ * while a hook decided. */
+static int answer_offer(pending_offer_t *o)
+{
+    sl_stream_t *stream = sl_hub_find(o->m->srv->hub, o->r.key);
+    if (o->r.publish && stream != NULL) return refuse(o->c, &o->r, 409, "the stream already has a publisher");
+    if (!o->r.publish && stream == NULL) return refuse(o->c, &o->r, 404, "no such stream");
+    int rc;
+    wr_peer_t *p = wr_peer_new(o->m, o->id, o->r.publish, o->r.key, o->tracks, o->n, &o->info, &rc);
+    if (p == NULL) return refuse(o->c, &o->r, rc == SL_ERR_TOO_BIG ? 503 : 500, "cannot make a session");
+    rc = respond_answer(o->m, o->c, &o->r, p, &o->info);
+    if (rc != SL_OK) {
+        wr_peer_close(p, "the answer could not be sent");
+        return rc;
+    }
+    SL_INFO("client %llu webrtc %s %s %s: session %s", (unsigned long long)p->id, sl_http_conn_peer(o->c),
+            o->r.publish ? "WHIP" : "WHEP", o->r.key, p->session_id);
+    return SL_OK;
+}
+
+static void on_admitted(void *arg, int rc, const char *why)
+{
+    pending_offer_t *o = arg;
+    if (rc == SL_OK) (void)answer_offer(o);
+    else (void)refuse(o->c, &o->r, 403, why);
+    free(o);
+}
+
+/* The client left while the hook was deciding. */
+static void on_close_pending(void *arg)
+{
+    pending_offer_t *o = arg;
+    sl_admit_cancel(o->admission);
+    free(o);
+}
+
+static int negotiate(pending_offer_t *o, sl_stream_t *stream, const sl_http_request_t *req)
+{
+    sl_sdp_t *offer = NULL;
+    if (sl_sdp_parse((const char *)req->body, req->body_len, &offer) != SL_OK)
+        return refuse(o->c, &o->r, 400, "the offer is not valid SDP");
+    const sl_frame_t *vc = stream != NULL ? sl_stream_video_config(stream) : NULL;
+    sl_codec_t video = o->r.publish ? SL_CODEC_H264 : vc != NULL ? (sl_codec_t)vc->codec : SL_CODEC_NONE;
+    const char *reason = NULL;
+    int rc = sl_webrtc_negotiate(offer, o->r.publish, video, source_profile(vc), o->tracks, &o->n, &o->info, &reason);
+    sl_sdp_free(offer);
+    if (rc == SL_OK && !o->r.publish) drop_foreign_audio(stream, o->tracks, o->n);
+    if (rc == SL_OK && !any_media(o->tracks, o->n)) {
+        rc = SL_ERR_UNSUPPORTED;
+        reason = "no audio or video track sluice can send to this offer";
+    }
+    if (rc == SL_OK) return SL_OK;
+    (void)refuse(o->c, &o->r, rc == SL_ERR_PROTO ? 400 : 406, reason != NULL ? reason : sl_strerror(rc));
+    return rc;
+}
+
+/* POST: the token first (nothing about the stream is told without it), then the
+ * stream, the offer, and the hook. */
 static int handle_offer(wr_module_t *m, sl_http_conn_t *c, const sl_http_request_t *req, const route_t *r)
 {
     size_t ct_len;
     const char *ct = sl_http_header_get(req, "Content-Type", &ct_len);
+    char bearer[512];
+    uint64_t id = sl_next_client_id();
+    sl_admit_req_t ar = admit_req(c, req, r, id, bearer, sizeof(bearer));
+    const char *why = NULL;
+    if (sl_admit_token(m->srv, &ar, &why) != SL_OK) return respond_unauthorized(c, why);
     if (ct == NULL || ct_len < 15 || strncasecmp(ct, "application/sdp", 15) != 0)
         return refuse(c, r, 415, "the offer must be Content-Type: application/sdp");
     sl_stream_t *stream = sl_hub_find(m->srv->hub, r->key);
     if (r->publish && stream != NULL) return refuse(c, r, 409, "the stream already has a publisher");
     if (!r->publish && stream == NULL) return refuse(c, r, 404, "no such stream");
 
-    sl_sdp_t *offer = NULL;
-    if (sl_sdp_parse((const char *)req->body, req->body_len, &offer) != SL_OK)
-        return refuse(c, r, 400, "the offer is not valid SDP");
-    sl_webrtc_track_t tracks[SL_WEBRTC_MAX_TRACKS];
-    int n = 0;
-    sl_webrtc_offer_info_t *info = malloc(sizeof(*info));
-    if (info == NULL) {
-        sl_sdp_free(offer);
-        return sl_http_respond_error(c, 503, NULL);
+    pending_offer_t *o = calloc(1, sizeof(*o));
+    if (o == NULL) return sl_http_respond_error(c, 503, NULL);
+    *o = (pending_offer_t){.m = m, .c = c, .r = *r, .id = id};
+    if (negotiate(o, stream, req) != SL_OK) {
+        free(o);
+        return SL_OK;
     }
-    const sl_frame_t *vc = stream != NULL ? sl_stream_video_config(stream) : NULL;
-    sl_codec_t video = r->publish ? SL_CODEC_H264 : vc != NULL ? (sl_codec_t)vc->codec : SL_CODEC_NONE;
-    const char *reason = NULL;
-    int rc = sl_webrtc_negotiate(offer, r->publish, video, source_profile(vc), tracks, &n, info, &reason);
-    sl_sdp_free(offer);
-    if (rc == SL_OK && !r->publish) drop_foreign_audio(stream, tracks, n);
-    if (rc == SL_OK && !any_media(tracks, n)) {
-        rc = SL_ERR_UNSUPPORTED;
-        reason = "no audio or video track sluice can send to this offer";
+    int rc = sl_admit(m->srv, &ar, on_admitted, o, &o->admission, &why);
+    if (rc == SL_ERR_AGAIN) {
+        sl_http_conn_on_close(c, on_close_pending, o);
+        return SL_OK;
     }
-    int status;
-    if (rc != SL_OK) {
-        status = refuse(c, r, rc == SL_ERR_PROTO ? 400 : 406, reason != NULL ? reason : sl_strerror(rc));
-    } else {
-        wr_peer_t *p = wr_peer_new(m, r->publish, r->key, tracks, n, info, &rc);
-        if (p == NULL)
-            status = refuse(c, r, rc == SL_ERR_TOO_BIG ? 503 : 500, "cannot make a session");
-        else if ((status = respond_answer(m, c, r, p, info)) != SL_OK)
-            wr_peer_close(p, "the answer could not be sent");
-        else
-            SL_INFO("client %llu webrtc %s %s %s: session %s", (unsigned long long)p->id,
-                    sl_http_conn_peer(c), r->publish ? "WHIP" : "WHEP", r->key, p->session_id);
-    }
-    free(info);
-    return status;
+    rc = rc == SL_OK ? answer_offer(o) : refuse(c, r, 403, why);
+    free(o);
+    return rc;
 }
 
 static int handle_session(wr_module_t *m, sl_http_conn_t *c, const sl_http_request_t *req, const route_t *r)
@@ -228,6 +274,10 @@ static int handle_session(wr_module_t *m, sl_http_conn_t *c, const sl_http_reque
                                   "405 Method Not Allowed: no trickle ICE or ICE restart\n", 54);
     if (strcmp(req->method, "DELETE") != 0)
         return sl_http_respond_ex(c, 405, "text/plain", "Allow: DELETE, OPTIONS\r\n", "405 Method Not Allowed\n", 23);
+    char bearer[512];
+    sl_admit_req_t ar = admit_req(c, req, r, sl_http_conn_id(c), bearer, sizeof(bearer));
+    const char *why = NULL;
+    if (sl_admit_token(m->srv, &ar, &why) != SL_OK) return respond_unauthorized(c, why);
     wr_peer_t *p = wr_peer_find(m, r->session);
     if (p == NULL || p->publish != r->publish || strcmp(p->key, r->key) != 0)
         return sl_http_respond_error(c, 404, "404 Not Found: no such session\n");
@@ -241,7 +291,6 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
     route_t r;
     if (!parse_route(req->path, &r)) return SL_ERR_NOT_FOUND;
     if (strcmp(req->method, "OPTIONS") == 0) return respond_options(m, c);
-    if (!authorized(m->srv->cfg, req)) return respond_unauthorized(c, &r);
     if (r.session != NULL) return handle_session(m, c, req, &r);
     if (strcmp(req->method, "POST") != 0)
         return sl_http_respond_ex(c, 405, "text/plain", "Allow: POST, OPTIONS\r\n", "405 Method Not Allowed\n", 23);

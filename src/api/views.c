@@ -171,13 +171,13 @@ void sl_api_totals(sl_server_t *srv, sl_api_totals_t *t)
  * "PlayerRtmp", "PlayerHttpFlv"... as subscriber types. */
 static const char *xiu_proto(uint8_t p)
 {
-    static const char *const names[SL_PROTO_COUNT] = {"rtmp", "rtsp", "httpflv", "webrtc"};
+    static const char *const names[SL_PROTO_COUNT] = {"rtmp", "rtsp", "httpflv", "webrtc", "hls"};
     return p < SL_PROTO_COUNT ? names[p] : "rtmp";
 }
 
 static const char *xiu_sub_type(uint8_t p)
 {
-    static const char *const names[SL_PROTO_COUNT] = {"PlayerRtmp", "PlayerRtsp", "PlayerHttpFlv", "PlayerWebrtc"};
+    static const char *const names[SL_PROTO_COUNT] = {"PlayerRtmp", "PlayerRtsp", "PlayerHttpFlv", "PlayerWebrtc", "PlayerHls"};
     return p < SL_PROTO_COUNT ? names[p] : "PlayerRtmp";
 }
 

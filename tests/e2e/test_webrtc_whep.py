@@ -4,7 +4,7 @@ ffmpeg publishes three streams at once: RTMP H.264 constrained baseline + AAC
 (live/base), RTMP H.264 main without B-frames + AAC (live/main), and RTSP H.264 +
 Opus (live/rtsp). Chromium plays each over WHEP (one browser per stream, all at once)
 and werift, a second and scripted peer, plays live/base. Then the refusals of
-docs/webrtc.md, on real Chromium offers. A second server checks webrtc.token and
+docs/webrtc.md, on real Chromium offers. A second server checks the auth token (Bearer) and
 webrtc.ice_servers. Runs in its own network namespace (webrtc.main()).
 """
 
@@ -280,8 +280,9 @@ class WhepPlay(webrtc.WebRtcTestCase):
 
     def _check_token(self, offer):
         srv = self.new_server(dict(self.config, webrtc=dict(
-            self.config["webrtc"], udp_port=webrtc.free_udp_port(), token=TOKEN,
-            ice_servers=ICE_SERVERS)))
+            self.config["webrtc"], udp_port=webrtc.free_udp_port(), ice_servers=ICE_SERVERS),
+            auth={"publish": {"type": "simple", "secret": TOKEN},
+                  "play": {"type": "simple", "secret": TOKEN}}))
         port = srv.http_port
         whip_offer = offer.replace("a=recvonly", "a=sendonly")
         h = self._expect("WHIP without a token", webrtc.post_offer(

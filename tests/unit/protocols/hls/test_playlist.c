@@ -33,7 +33,7 @@ static void assert_live(const sl_hls_window_t *w, int target_s, const char *want
 {
     sl_bytes_t out;
     sl_bytes_init(&out);
-    assert_int_equal(sl_hls_playlist_live(w, target_s, &out), SL_OK);
+    assert_int_equal(sl_hls_playlist_live(w, target_s, "", &out), SL_OK);
     assert_text(&out, want);
     sl_bytes_free(&out);
 }
@@ -203,10 +203,16 @@ static void test_live_empty_and_append(void **state)
     sl_bytes_t out;
     sl_bytes_init(&out);
     assert_int_equal(sl_bytes_append(&out, "X", 1), SL_OK);
-    assert_int_equal(sl_hls_playlist_live(&w, 2, &out), SL_ERR_AGAIN);
+    assert_int_equal(sl_hls_playlist_live(&w, 2, "", &out), SL_ERR_AGAIN);
     assert_text(&out, "X");
     push(&w, SEC, -1, false);
-    assert_int_equal(sl_hls_playlist_live(&w, 4, &out), SL_OK);
+    assert_int_equal(sl_hls_playlist_live(&w, 4, "", &out), SL_OK);
+    sl_bytes_t with_query;
+    sl_bytes_init(&with_query);
+    assert_int_equal(sl_hls_playlist_live(&w, 4, "token=ab&expires=9", &with_query), SL_OK);
+    assert_int_equal(sl_bytes_append(&with_query, "", 1), SL_OK);
+    assert_non_null(strstr((const char *)with_query.data, ".ts?token=ab&expires=9\n"));
+    sl_bytes_free(&with_query);
     assert_text(&out, "X#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n"
                       "#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.000,\n0.ts\n");
     sl_bytes_free(&out);

@@ -209,10 +209,10 @@ static void test_refusals(void **state)
 {
     (void)state;
     char *t = replace(FX_CHROME_WHIP, "a=fingerprint:", "a=x-fingerprint:");
-    expect_refusal(t, SL_ERR_UNSUPPORTED, "the offer has no a=fingerprint (DTLS-SRTP is required)");
+    expect_refusal(t, SL_ERR_PROTO, "the offer has no a=fingerprint (DTLS-SRTP is required)");
     free(t);
     t = replace(FX_FIREFOX_WHIP, "a=fingerprint:", "a=x-fingerprint:");
-    expect_refusal(t, SL_ERR_UNSUPPORTED, "the offer has no a=fingerprint (DTLS-SRTP is required)");
+    expect_refusal(t, SL_ERR_PROTO, "the offer has no a=fingerprint (DTLS-SRTP is required)");
     free(t);
     t = replace(FX_CHROME_WHIP, "a=setup:actpass", "a=setup:passive");
     expect_refusal(t, SL_ERR_UNSUPPORTED,
@@ -225,7 +225,7 @@ static void test_refusals(void **state)
     assert_int_equal(r.info.setup, SL_WEBRTC_SETUP_ACTIVE);
     free(t);
     t = replace(FX_CHROME_WHIP, "a=ice-pwd:", "a=x-ice-pwd:");
-    expect_refusal(t, SL_ERR_UNSUPPORTED, "the offer has no a=ice-ufrag and a=ice-pwd");
+    expect_refusal(t, SL_ERR_PROTO, "the offer has no a=ice-ufrag and a=ice-pwd");
     free(t);
     t = replace(FX_CHROME_WHIP, "a=ice-ufrag:Xk2s", "a=ice-ufrag:X k2s");
     expect_refusal(t, SL_ERR_PROTO, "malformed a=ice-ufrag or a=ice-pwd");
