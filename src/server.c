@@ -59,18 +59,20 @@ void sl_conn_init(sl_conn_t *c, uint64_t id, sl_proto_t proto, const char *remot
     c->connected_ms = sl_unix_ms();
 }
 
-/* Bits per second from the counters the stats tick sampled: over the whole
- * window once it is full, over what there is before. */
-static uint64_t bitrate(const uint64_t *hist, uint32_t count, uint64_t now)
+#define HIST_SLOTS (SL_CONN_RATE_WINDOW + 1)
+
+/* Bits per second between the newest sample of the stats tick and the oldest
+ * kept, whole seconds apart: over the whole window once it is full. */
+static uint64_t bitrate(const uint64_t *hist, uint32_t count)
 {
-    if (count == 0) return 0;
-    uint32_t seconds = SL_MIN(count, SL_CONN_RATE_WINDOW);
-    uint64_t then = hist[(count - seconds) % SL_CONN_RATE_WINDOW];
-    return (now - then) * 8 / seconds;
+    if (count < 2) return 0;
+    uint32_t seconds = SL_MIN(count - 1, SL_CONN_RATE_WINDOW);
+    uint64_t newest = hist[(count - 1) % HIST_SLOTS], oldest = hist[(count - 1 - seconds) % HIST_SLOTS];
+    return (newest - oldest) * 8 / seconds;
 }
 
-uint64_t sl_conn_bitrate_in(const sl_conn_t *c) { return bitrate(c->hist_in, c->hist_count, c->bytes_in); }
-uint64_t sl_conn_bitrate_out(const sl_conn_t *c) { return bitrate(c->hist_out, c->hist_count, c->bytes_out); }
+uint64_t sl_conn_bitrate_in(const sl_conn_t *c) { return bitrate(c->hist_in, c->hist_count); }
+uint64_t sl_conn_bitrate_out(const sl_conn_t *c) { return bitrate(c->hist_out, c->hist_count); }
 
 static void on_stats_tick(uv_timer_t *t)
 {
@@ -78,8 +80,8 @@ static void on_stats_tick(uv_timer_t *t)
     sl_list_t *pos;
     for (pos = srv->conns.next; pos != &srv->conns; pos = pos->next) {
         sl_conn_t *c = sl_container_of(pos, sl_conn_t, link);
-        c->hist_in[c->hist_count % SL_CONN_RATE_WINDOW] = c->bytes_in;
-        c->hist_out[c->hist_count % SL_CONN_RATE_WINDOW] = c->bytes_out;
+        c->hist_in[c->hist_count % HIST_SLOTS] = c->bytes_in;
+        c->hist_out[c->hist_count % HIST_SLOTS] = c->bytes_out;
         c->hist_count++;
     }
     srv->stats_ticks++;

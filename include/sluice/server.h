@@ -26,6 +26,8 @@ typedef enum sl_proto {
     SL_PROTO_HLS, /* requests, not sessions: counted for auth failures only */
     SL_PROTO_COUNT
 } sl_proto_t;
+/* The protocols that have sessions: those before SL_PROTO_HLS. */
+#define SL_PROTO_SESSIONS SL_PROTO_HLS
 /* "rtmp", "rtsp", "http-flv", "webrtc", "hls". */
 const char *sl_proto_name(sl_proto_t p);
 
@@ -35,7 +37,7 @@ typedef enum sl_role {
     SL_ROLE_PLAYER,
 } sl_role_t;
 
-/* Seconds of byte counts kept to measure a client's bitrate. */
+/* Seconds a client's bitrate is measured over. */
 #define SL_CONN_RATE_WINDOW 5
 
 /* A client session, embedded in the protocol's session: what the server closes on
@@ -53,15 +55,17 @@ typedef struct sl_conn {
     const char *key;       /* the stream published or played, owned by the session; "" */
     uint64_t connected_ms; /* Unix time */
     uint64_t bytes_in, bytes_out;
-    /* Byte counters at each of the last SL_CONN_RATE_WINDOW seconds (stats tick). */
-    uint64_t hist_in[SL_CONN_RATE_WINDOW], hist_out[SL_CONN_RATE_WINDOW];
+    /* Byte counters sampled by the stats tick each second, the last
+     * SL_CONN_RATE_WINDOW + 1 of them: the rate is between the newest and oldest. */
+    uint64_t hist_in[SL_CONN_RATE_WINDOW + 1], hist_out[SL_CONN_RATE_WINDOW + 1];
     uint32_t hist_count;
 } sl_conn_t;
 
 /* Fills a session's conn before sl_server_add_conn. */
 void sl_conn_init(sl_conn_t *c, uint64_t id, sl_proto_t proto, const char *remote, const char *key,
                   void (*close)(sl_conn_t *c, const char *reason));
-/* Bits per second in and out over the last few seconds. */
+/* Bits per second in and out over the last SL_CONN_RATE_WINDOW whole seconds (up
+ * to a second old; 0 in the first second). */
 uint64_t sl_conn_bitrate_in(const sl_conn_t *c);
 uint64_t sl_conn_bitrate_out(const sl_conn_t *c);
 

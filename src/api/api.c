@@ -243,7 +243,8 @@ static int xiu_kick(api_t *a, sl_http_conn_t *c, const cJSON *body)
 
 static int xiu(api_t *a, sl_http_conn_t *c, const sl_http_request_t *req, const char *route)
 {
-    if (strcmp(route, "query_whole_streams") == 0) return xiu_whole_streams(a, c, req);
+    if (strcmp(route, "query_whole_streams") == 0)
+        return strcmp(req->method, "GET") == 0 ? xiu_whole_streams(a, c, req) : respond_xiu(c, 405, -1, "use GET", NULL);
     bool query = strcmp(route, "query_stream") == 0, kick_off = strcmp(route, "kick_off_client") == 0;
     if (!query && !kick_off) return respond_xiu(c, 404, -1, "no such route", NULL);
     if (strcmp(req->method, "POST") != 0) return respond_xiu(c, 405, -1, "use POST", NULL);
@@ -267,8 +268,10 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
                                   "{\"error\":\"bearer token required\"}", 33);
     }
     const char *p = req->path;
-    if (strcmp(p, "/metrics") == 0) return metrics(a, c);
-    if (strcmp(p, V1 "server") == 0) return respond_json(c, 200, sl_api_server_json(a->srv));
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if (strcmp(p, "/metrics") == 0) return get ? metrics(a, c) : respond_error(c, 405, "use GET");
+    if (strcmp(p, V1 "server") == 0)
+        return get ? respond_json(c, 200, sl_api_server_json(a->srv)) : respond_error(c, 405, "use GET");
     if (strcmp(p, V1 "streams") == 0) return streams(a, c, req, "");
     if (strncmp(p, V1 "streams/", 16) == 0) return streams(a, c, req, p + 16);
     if (strcmp(p, V1 "clients") == 0) return clients(a, c, req, "");

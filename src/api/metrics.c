@@ -21,10 +21,13 @@ static void sample(writer_t *w, const char *name, const char *label, const char 
     if (w->rc == SL_OK) w->rc = sl_prom_sample_u64(w->out, name, label ? &l : NULL, label ? 1 : 0, v);
 }
 
-static void by_protocol(writer_t *w, const char *name, const char *help, sl_prom_type_t type, const uint64_t *v)
+/* One sample per protocol with sessions, or also "hls" when with_hls. */
+static void by_protocol(writer_t *w, const char *name, const char *help, sl_prom_type_t type, const uint64_t *v,
+                        bool with_hls)
 {
     family(w, name, type, help);
-    for (int p = 0; p < SL_PROTO_COUNT; p++) sample(w, name, "protocol", sl_proto_name(p), v[p]);
+    for (int p = 0; p < (with_hls ? SL_PROTO_COUNT : SL_PROTO_SESSIONS); p++)
+        sample(w, name, "protocol", sl_proto_name(p), v[p]);
 }
 
 static void process_metrics(writer_t *w, const sl_server_t *srv)
@@ -57,12 +60,13 @@ int sl_api_metrics(sl_server_t *srv, sl_bytes_t *out)
     }
     family(&w, "sluice_streams", SL_PROM_GAUGE, "Live streams (with a publisher).");
     sample(&w, "sluice_streams", NULL, NULL, sl_hub_stream_count(srv->hub));
-    by_protocol(&w, "sluice_clients", "Client sessions (publishers, players and idle ones).", SL_PROM_GAUGE, clients);
-    by_protocol(&w, "sluice_publishers", "Client sessions publishing a stream.", SL_PROM_GAUGE, publishers);
-    by_protocol(&w, "sluice_received_bytes_total", "Bytes received from clients.", SL_PROM_COUNTER, t.in);
-    by_protocol(&w, "sluice_sent_bytes_total", "Bytes sent to clients.", SL_PROM_COUNTER, t.out);
+    by_protocol(&w, "sluice_clients", "Client sessions (publishers, players and idle ones).", SL_PROM_GAUGE, clients,
+                false);
+    by_protocol(&w, "sluice_publishers", "Client sessions publishing a stream.", SL_PROM_GAUGE, publishers, false);
+    by_protocol(&w, "sluice_received_bytes_total", "Bytes received from clients.", SL_PROM_COUNTER, t.in, false);
+    by_protocol(&w, "sluice_sent_bytes_total", "Bytes sent to clients.", SL_PROM_COUNTER, t.out, false);
     by_protocol(&w, "sluice_auth_failures_total", "Requests refused for missing or wrong credentials.",
-                SL_PROM_COUNTER, srv->auth_failures);
+                SL_PROM_COUNTER, srv->auth_failures, true);
     family(&w, "sluice_frames_dropped_total", SL_PROM_COUNTER,
            "Frames skipped by viewers that fell behind limits.viewer_queue_soft_ms.");
     sample(&w, "sluice_frames_dropped_total", NULL, NULL, sl_hub_frames_skipped(srv->hub));

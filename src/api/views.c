@@ -118,7 +118,7 @@ cJSON *sl_api_stream_json(sl_server_t *srv, sl_stream_t *s)
     cJSON_AddNumberToObject(gop, "ms", (double)st.gop_ms);
     cJSON *subs = cJSON_AddObjectToObject(o, "subscribers");
     cJSON_AddNumberToObject(subs, "total", (double)sc.player_count);
-    for (int p = 0; p < SL_PROTO_COUNT; p++) cJSON_AddNumberToObject(subs, sl_proto_name(p), (double)sc.players[p]);
+    for (int p = 0; p < SL_PROTO_SESSIONS; p++) cJSON_AddNumberToObject(subs, sl_proto_name(p), (double)sc.players[p]);
     return o;
 }
 
@@ -138,7 +138,7 @@ cJSON *sl_api_server_json(sl_server_t *srv)
     cJSON_AddNumberToObject(o, "bytes_in", (double)tot.all_in);
     cJSON_AddNumberToObject(o, "bytes_out", (double)tot.all_out);
     cJSON *protos = cJSON_AddObjectToObject(o, "protocols");
-    for (int p = 0; p < SL_PROTO_COUNT; p++) {
+    for (int p = 0; p < SL_PROTO_SESSIONS; p++) {
         cJSON *x = cJSON_AddObjectToObject(protos, sl_proto_name(p));
         cJSON_AddNumberToObject(x, "connections", (double)srv->proto_conns[p]);
         cJSON_AddNumberToObject(x, "bytes_in", (double)tot.in[p]);
@@ -181,10 +181,15 @@ static const char *xiu_sub_type(uint8_t p)
     return p < SL_PROTO_COUNT ? names[p] : "PlayerRtmp";
 }
 
+/* {"rtmp": {"app_name", "stream_name"}}; RTSP's is {"rtsp": {"stream_path"}}. */
 static cJSON *xiu_identifier(uint8_t proto, const char *key)
 {
     cJSON *id = cJSON_CreateObject();
     cJSON *x = cJSON_AddObjectToObject(id, xiu_proto(proto));
+    if (proto == SL_PROTO_RTSP) {
+        cJSON_AddStringToObject(x, "stream_path", key);
+        return id;
+    }
     const char *slash = strchr(key, '/');
     char app[SL_STREAM_KEY_MAX];
     snprintf(app, sizeof(app), "%.*s", slash ? (int)(slash - key) : 0, key);

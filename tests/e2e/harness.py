@@ -593,6 +593,8 @@ class Server:
                                           start_new_session=True, env=self.env)
         deadline = time.monotonic() + READY_BOUND_S
         ports = [self.rtmp_port, self.http_port]
+        if self.config.get("api", {}).get("enabled", True):
+            ports.append(self.api_port)
         if self.config["rtsp"].get("enabled", True):
             ports.append(self.rtsp_port)
         for port in ports:
