@@ -244,6 +244,8 @@ static const sl_subscriber_ops_t muxer_ops = {.on_ready = on_ready, .on_too_slow
 
 /* ---- stream lifetime --------------------------------------------------- */
 
+static void on_recorded(void *arg, const char *key, const char *dir) { sl_hook_record(arg, key, dir); }
+
 static bool wants_recording(const sl_config_t *cfg, const char *key)
 {
     if (!cfg->record.enabled) return false;
@@ -319,7 +321,7 @@ static void detach(hls_stream_t *hs)
     close_segment(hs, sl_hls_cutter_duration(&hs->cutter));
     sl_subscriber_detach(&hs->sub);
     sl_server_cancel(&hs->work);
-    if (hs->rec != NULL) sl_hls_recorder_finish(hs->rec);
+    if (hs->rec != NULL) sl_hls_recorder_finish(hs->rec, on_recorded, hs->mod->srv);
     hs->rec = NULL;
     hs->live = false;
     hs->ended_ms = now_ms(hs->mod);

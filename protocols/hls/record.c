@@ -40,6 +40,8 @@ struct sl_hls_recorder {
     size_t written;
     char tmp[PATH_MAX + 72];
     bool finished, error_logged;
+    void (*done)(void *arg, const char *key, const char *dir);
+    void *done_arg;
 };
 
 static void next_job(sl_hls_recorder_t *r);
@@ -131,6 +133,7 @@ static void on_opened(uv_fs_t *req)
 static void free_recorder(sl_hls_recorder_t *r)
 {
     SL_INFO("record %s: finished %s (%zu segments)", r->key, r->dir, r->list.len);
+    if (r->done != NULL) r->done(r->done_arg, r->key, r->dir);
     sl_hls_list_free(&r->list);
     free(r);
 }
@@ -242,9 +245,11 @@ void sl_hls_recorder_add(sl_hls_recorder_t *r, const sl_hls_segment_t *seg)
     queue_playlist(r);
 }
 
-void sl_hls_recorder_finish(sl_hls_recorder_t *r)
+void sl_hls_recorder_finish(sl_hls_recorder_t *r, void (*done)(void *arg, const char *key, const char *dir), void *arg)
 {
     r->finished = true;
+    r->done = done;
+    r->done_arg = arg;
     if (r->list.len > 0) queue_playlist(r);
     next_job(r);
 }

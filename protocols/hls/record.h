@@ -19,9 +19,10 @@ sl_hls_recorder_t *sl_hls_recorder_start(uv_loop_t *loop, const char *root, cons
 /* Queues a finished segment (a new reference is taken on seg->data) and the
  * playlist that lists it. Write errors are logged once per recording and skipped. */
 void sl_hls_recorder_add(sl_hls_recorder_t *r, const sl_hls_segment_t *seg);
-/* Queues the final playlist (with #EXT-X-ENDLIST); the recorder frees itself once
- * every queued write is done. r must not be used afterwards. */
-void sl_hls_recorder_finish(sl_hls_recorder_t *r);
+/* Queues the final playlist (with #EXT-X-ENDLIST); once every queued write is
+ * done, done(arg, key, dir) runs (when not NULL: the on_record hook) and the
+ * recorder frees itself. r must not be used afterwards. */
+void sl_hls_recorder_finish(sl_hls_recorder_t *r, void (*done)(void *arg, const char *key, const char *dir), void *arg);
 /* The directory being written, for logs. */
 const char *sl_hls_recorder_dir(const sl_hls_recorder_t *r);
 

@@ -187,6 +187,18 @@ static rtsp_track_t *find_track(rtsp_session_t *s, const char *path)
     return NULL;
 }
 
+/* The track a request URL names. A client that got the stream's URL with a query
+ * (a token) appends the track's control after the query, as ffmpeg does:
+ * "/live/cam?token=x/streamid=0" is the control "streamid=0" of "/live/cam". */
+static rtsp_track_t *track_of_request(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    const char *tail = strrchr(req->query, '/');
+    if (tail == NULL) return find_track(s, url_path(req->path));
+    char path[2 * SL_HTTP_MAX_PATH];
+    snprintf(path, sizeof(path), "%s%s", url_path(req->path), tail);
+    return find_track(s, path);
+}
+
 /* Whether another track of the session already uses interleaved channel c or c + 1. */
 static bool channel_taken(const rtsp_session_t *s, const rtsp_track_t *t, unsigned c)
 {
@@ -233,7 +245,7 @@ static void new_session_id(rtsp_session_t *s)
 static int on_setup(rtsp_session_t *s, const sl_http_request_t *req)
 {
     if (s->state != RTSP_READY_PLAY && s->state != RTSP_READY_RECORD) return refuse(s, req, 455, "DESCRIBE or ANNOUNCE first");
-    rtsp_track_t *t = find_track(s, url_path(req->path));
+    rtsp_track_t *t = track_of_request(s, req);
     if (t == NULL) return refuse(s, req, 404, "no such track");
     size_t len;
     const char *transport = sl_http_header_get(req, "Transport", &len);
@@ -275,7 +287,7 @@ static bool any_track_setup(const rtsp_session_t *s)
 /* PLAY, RECORD and PAUSE act on the whole session: a track URL is refused. */
 static bool names_a_track(rtsp_session_t *s, const sl_http_request_t *req)
 {
-    return s->track_count > 1 && find_track(s, url_path(req->path)) != NULL;
+    return s->track_count > 1 && track_of_request(s, req) != NULL;
 }
 
 static int on_play(rtsp_session_t *s, const sl_http_request_t *req)
