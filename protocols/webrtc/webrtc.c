@@ -3,6 +3,7 @@
  * (DTLS retransmissions, reordering, NACKs, RTCP reports, consent). */
 #include "protocols/webrtc/webrtc.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,12 @@ static void peer_name(const struct sockaddr *a, char *out, size_t len)
     char ip[INET6_ADDRSTRLEN] = "?";
     if (a->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+        /* The dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d: show them as IPv4. */
+        if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+            inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], ip, sizeof(ip));
+            snprintf(out, len, "%s:%u", ip, ntohs(a6->sin6_port));
+            return;
+        }
         uv_ip6_name(a6, ip, sizeof(ip));
         snprintf(out, len, "[%s]:%u", ip, ntohs(a6->sin6_port));
     } else {

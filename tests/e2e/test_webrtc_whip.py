@@ -35,6 +35,26 @@ class WhipPublish(webrtc.WebRtcTestCase):
     NEEDS_WERIFT = False
     config = {"hls": {"enabled": True, "segment_duration_ms": SEGMENT_MS}}
 
+    def _check_api(self, viewer):
+        """GET /api/v1/streams/live/cam: a WebRTC publisher, H.264 640x360 and Opus,
+        a bitrate, and a WebRTC player among its subscribers (bounded wait for it)."""
+        viewer.wait_event("firstFrame", 20)
+        deadline = time.monotonic() + 10
+        while True:
+            status, _, body, _ = harness.http_get(self.server.api_port, "/api/v1/streams/" + KEY)
+            self.assertEqual(status, 200, "API stream: %r" % body[:200])
+            s = json.loads(body)
+            if s["subscribers"]["webrtc"] >= 1 and s["bitrate_in"] > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        note("whip: API %s" % json.dumps({k: s[k] for k in ("publisher", "video", "audio", "bitrate_in",
+                                                             "subscribers")}))
+        self.assertEqual(s["publisher"]["protocol"], "webrtc", "the publisher's protocol")
+        self.assertEqual((s["video"]["codec"], s["video"]["width"], s["video"]["height"]), ("h264", 640, 360))
+        self.assertEqual((s["audio"]["codec"], s["audio"]["sample_rate"]), ("opus", 48000))
+        self.assertGreater(s["bitrate_in"], 50000, "the WHIP stream's measured bitrate")
+        self.assertGreaterEqual(s["subscribers"]["webrtc"], 1, "the WHEP viewer among the subscribers")
+
     def test_whip_to_everything(self):
         srv = self.server
         t0 = time.monotonic()
@@ -88,6 +108,9 @@ class WhipPublish(webrtc.WebRtcTestCase):
 
         with self.subTest(check="HLS segments"):
             self._check_hls(playlist)
+
+        with self.subTest(check="the API shows the WebRTC publisher and player"):
+            self._check_api(viewer)
 
         # The viewer has played for a while now; let it reach >= 6 s of play.
         first = viewer.wait_event("firstFrame", 20)
