@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "protocols/relay/url.h"
 #include "sluice/http_client.h"
 #include "sluice/log.h"
 #include "sluice/token.h"
@@ -33,7 +34,7 @@
  * cost quadratic time before the walk saw it. */
 #define SKIP_MAX_DEPTH 32
 
-enum key_type { KT_SECTION, KT_BOOL, KT_U32, KT_INT, KT_STRING, KT_LOG_LEVEL, KT_LISTEN, KT_PORT_RANGE };
+enum key_type { KT_SECTION, KT_BOOL, KT_U32, KT_INT, KT_STRING, KT_LOG_LEVEL, KT_LISTEN, KT_PORT_RANGE, KT_RULES };
 
 struct key_def {
     const char *path;  /* dotted key, spelled as the field path in sl_config_t */
@@ -55,6 +56,7 @@ struct key_def {
 #define LOG_LEVEL(f) { #f, KT_LOG_LEVEL, FIELD(f, int), 0, 0 }
 #define LISTEN(f) { #f, KT_LISTEN, FIELD(f, sl_listen_list_t), 1, SL_CONFIG_MAX_LISTEN }
 #define PORT_RANGE(f) { #f, KT_PORT_RANGE, FIELD(f, sl_port_range_t), 1024, 65535 }
+#define RULES(f) { #f, KT_RULES, FIELD(f, sl_rule_list_t), 0, SL_CONFIG_MAX_RULES }
 
 /* Every key the file may hold. A key inside a section needs its SECTION row. Keep
  * config/sluice.yaml and docs/config.md in step with this table. */
@@ -116,6 +118,10 @@ static const struct key_def keys[] = {
     STRING(hooks.on_record),
     U32(hooks.timeout_ms, 100, 60000),
     BOOL(hooks.fail_open),
+
+    SECTION(relay),
+    RULES(relay.push),
+    U32(relay.retry_max_ms, 1000, 600000),
 
     SECTION(api),
     BOOL(api.enabled),
@@ -197,6 +203,8 @@ void sl_config_defaults(sl_config_t *cfg)
     strcpy(cfg->auth.play.type, "none");
     strcpy(cfg->auth.play.apps, "*");
     cfg->hooks.timeout_ms = 3000;
+
+    cfg->relay.retry_max_ms = 30000;
 
     cfg->api.enabled = true;
     strcpy(cfg->api.listen.addr[0].host, "127.0.0.1");
@@ -664,6 +672,51 @@ static bool set_port_range(struct parse *p, const struct key_def *k, const yaml_
     return true;
 }
 
+/* A list of rule strings ("pattern url url..."): a sequence of scalars, each
+ * shorter than SL_CONFIG_RULE_MAX without control characters. Consumes the value. */
+static bool set_rules(struct parse *p, const struct key_def *k, const yaml_event_t *val, bool *ok)
+{
+    char buf[SHOW_BUF];
+    sl_rule_list_t list;
+    memset(&list, 0, sizeof(list));
+    *ok = true;
+    if (is_null(val)) {
+        memcpy(field(p, k), &list, sizeof(list));
+        return true;
+    }
+    if (val->type != YAML_SEQUENCE_START_EVENT) {
+        report(p, &val->start_mark, "%s: expected a list of strings, got %s", k->path, describe(buf, val));
+        *ok = false;
+        return skip_node(p, val);
+    }
+    for (;;) {
+        yaml_event_t item;
+        if (!next(p, &item)) return false;
+        if (item.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&item);
+            break;
+        }
+        const char *text = item.type == YAML_SCALAR_EVENT ? scalar_text(&item) : NULL;
+        bool bad = text == NULL || strlen(text) >= SL_CONFIG_RULE_MAX;
+        for (const char *c = text; !bad && *c; c++) bad = (unsigned char)*c < 0x20 || *c == 0x7f;
+        if (list.count == SL_CONFIG_MAX_RULES) {
+            report(p, &item.start_mark, "%s: at most %d rules", k->path, SL_CONFIG_MAX_RULES);
+            *ok = false;
+        } else if (bad) {
+            report(p, &item.start_mark, "%s: expected a string of at most %d bytes, got %s", k->path,
+                   SL_CONFIG_RULE_MAX - 1, describe(buf, &item));
+            *ok = false;
+        } else {
+            snprintf(list.rule[list.count++], SL_CONFIG_RULE_MAX, "%s", text);
+        }
+        bool more = skip_node(p, &item);
+        yaml_event_delete(&item);
+        if (!more) return false;
+    }
+    if (*ok) memcpy(field(p, k), &list, sizeof(list));
+    return true;
+}
+
 static bool walk_mapping(struct parse *p, const char *prefix);
 
 /* Applies the value of known key `i`. False only when the walk must end. */
@@ -680,9 +733,9 @@ static bool apply(struct parse *p, int i, const yaml_event_t *val)
         if (is_null(val)) return true;
         report(p, &val->start_mark, "%s: expected a mapping, got %s", k->path,
                describe(buf, val));
-    } else if (k->type == KT_LISTEN) {
-        /* set_listen consumes the whole value, a sequence included. */
-        bool more = set_listen(p, k, val, &ok);
+    } else if (k->type == KT_LISTEN || k->type == KT_RULES) {
+        /* These consume the whole value, a sequence included. */
+        bool more = k->type == KT_LISTEN ? set_listen(p, k, val, &ok) : set_rules(p, k, val, &ok);
         p->state[i].failed = !ok;
         return more;
     } else if (k->type == KT_BOOL) {
@@ -814,6 +867,28 @@ static void check_hook_url(struct parse *p, const char *key)
         report(p, mark_of(p, key), "%s: %s", key, why != NULL ? why : "not an http:// URL");
 }
 
+/* "PATTERN rtmp://host/app ...": a glob and at least one RTMP URL. */
+static void check_push_rules(struct parse *p)
+{
+    const sl_rule_list_t *rules = &p->cfg.relay.push;
+    for (int i = 0; i < rules->count; i++) {
+        char copy[SL_CONFIG_RULE_MAX], *save = NULL;
+        snprintf(copy, sizeof(copy), "%s", rules->rule[i]);
+        const char *pattern = strtok_r(copy, " ", &save);
+        int targets = 0;
+        for (const char *url = strtok_r(NULL, " ", &save); url != NULL; url = strtok_r(NULL, " ", &save), targets++) {
+            sl_rtmp_url_t u;
+            if (sl_rtmp_url_parse(url, &u) != SL_OK) {
+                report(p, mark_of(p, "relay.push"), "relay.push[%d]: \"%s\" is not an rtmp:// URL", i, url);
+                return;
+            }
+        }
+        if (pattern == NULL || targets == 0)
+            report(p, mark_of(p, "relay.push"), "relay.push[%d]: expected \"PATTERN rtmp://host/app ...\", got \"%s\"",
+                   i, rules->rule[i]);
+    }
+}
+
 static void check_cross(struct parse *p)
 {
     const struct key_state *soft = &p->state[find_key("limits.viewer_queue_soft_ms")];
@@ -834,6 +909,7 @@ static void check_cross(struct parse *p)
     static const char *const hooks[] = {"hooks.on_publish", "hooks.on_unpublish", "hooks.on_play", "hooks.on_stop",
                                         "hooks.on_record"};
     for (size_t i = 0; i < SL_ARRAY_SIZE(hooks); i++) check_hook_url(p, hooks[i]);
+    check_push_rules(p);
 }
 
 int sl_config_parse(sl_config_t *cfg, const char *name, const char *text, size_t len,

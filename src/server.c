@@ -6,6 +6,7 @@
 #include <sys/time.h>
 
 #include "protocols/hls/hls.h"
+#include "protocols/relay/relay.h"
 #include "protocols/httpflv/httpflv.h"
 #include "protocols/rtmp/rtmp.h"
 #include "protocols/rtsp/rtsp.h"
@@ -236,6 +237,7 @@ int sl_server_init(sl_server_t *srv, uv_loop_t *loop, const sl_config_t *cfg)
     if (rc == SL_OK && cfg->rtsp.enabled) rc = sl_rtsp_start(srv);
     if (rc == SL_OK) rc = sl_webrtc_start(srv);
     if (rc == SL_OK) rc = sl_api_start(srv);
+    if (rc == SL_OK) rc = sl_relay_start(srv);
     if (rc != SL_OK) sl_server_stop(srv);
     return rc;
 }
@@ -255,6 +257,7 @@ void sl_server_stop(sl_server_t *srv)
     }
     /* Sessions are closed, their streams unpublished: HLS finishes segments and
      * recordings, and answers the requests still waiting, before HTTP closes. */
+    sl_relay_stop(srv);
     sl_hls_stop(srv);
     sl_api_stop(srv);
     if (srv->http != NULL) {

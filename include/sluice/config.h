@@ -30,6 +30,14 @@ typedef struct sl_port_range {
     uint16_t min, max;
 } sl_port_range_t;
 
+/* A list of rules, each one string: "pattern target target...". */
+#define SL_CONFIG_MAX_RULES 16
+#define SL_CONFIG_RULE_MAX 1024
+typedef struct sl_rule_list {
+    char rule[SL_CONFIG_MAX_RULES][SL_CONFIG_RULE_MAX];
+    int count;
+} sl_rule_list_t;
+
 typedef struct sl_config {
     int log_level; /* sl_log_level, key "log_level": error | warn | info | debug */
 
@@ -104,6 +112,15 @@ typedef struct sl_config {
         bool fail_open;         /* hooks.fail_open: allow when the hook service fails
                                    (no answer, error), default false: deny */
     } hooks;
+
+    /* relay: streams pushed to other servers (docs/relay.md). */
+    struct {
+        sl_rule_list_t push;   /* relay.push: "PATTERN rtmp://host/app ...": every stream whose
+                                  key matches the glob PATTERN is republished to each target
+                                  app under its own name; default none */
+        uint32_t retry_max_ms; /* relay.retry_max_ms: the longest wait between reconnects
+                                  (backoff from 1 s, doubling), default 30000 */
+    } relay;
 
     struct {
         bool enabled;            /* api.enabled, default true: the management API and /metrics */

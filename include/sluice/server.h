@@ -77,6 +77,7 @@ typedef struct sl_server {
     struct sl_hls_module *hls;
     struct sl_webrtc_module *webrtc;
     struct sl_api *api;
+    struct sl_relay *relay;
     sl_list_t listeners; /* sl_conn_t of listening handles, closed first on shutdown */
     sl_list_t conns;     /* sl_conn_t of live client sessions */
     size_t conn_count;

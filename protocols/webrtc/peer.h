@@ -50,6 +50,7 @@ typedef struct sl_webrtc_module {
     int candidate_count;
     sl_list_t peers;
     uint64_t last_sctp_tick_ms;
+    uint64_t last_sweep_ms;
 } wr_module_t;
 
 typedef enum wr_state {

@@ -114,7 +114,11 @@ static void on_tick(uv_timer_t *t)
     m->last_sctp_tick_ms = now;
     sl_list_t *pos, *tmp;
     sl_list_foreach_safe(pos, tmp, &m->peers) wr_peer_tick(sl_container_of(pos, wr_peer_t, link), now);
-    (void)sl_ice_sweep_expired(m->ice, now, on_consent_expired, m);
+    /* Consent is counted in seconds; the sweep walks the whole session table. */
+    if (now - m->last_sweep_ms >= 1000) {
+        m->last_sweep_ms = now;
+        (void)sl_ice_sweep_expired(m->ice, now, on_consent_expired, m);
+    }
     if (sl_list_empty(&m->peers)) uv_timer_stop(&m->tick);
 }
 
