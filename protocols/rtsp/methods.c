@@ -204,7 +204,7 @@ static bool channel_taken(const rtsp_session_t *s, const rtsp_track_t *t, unsign
 {
     for (int i = 0; i < s->track_count; i++) {
         const rtsp_track_t *o = &s->tracks[i];
-        if (o != t && o->setup && o->tcp && (o->channel == c || o->channel == c + 1 || o->channel + 1 == c))
+        if (o != t && o->setup && o->tcp && (o->channel == c || o->channel == c + 1 || (unsigned)o->channel + 1 == c))
             return true;
     }
     return false;

@@ -114,7 +114,8 @@ const char *wr_ingest_start(wr_peer_t *p)
 void wr_ingest_stop(wr_peer_t *p)
 {
     for (int i = 0; i < 2; i++) {
-        if (p->in[i] != NULL && p->stream != NULL) (void)sl_rtp_reorder_flush(&p->in[i]->reorder);
+        if (p->in[i] != NULL && p->stream != NULL && sl_rtp_reorder_flush(&p->in[i]->reorder) != SL_OK)
+            SL_DEBUG("client %llu webrtc %s: last packets of track %d dropped", (unsigned long long)p->id, p->key, i);
         track_free(p->in[i]);
         p->in[i] = NULL;
     }

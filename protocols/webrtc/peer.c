@@ -151,7 +151,9 @@ static void sctp_on_message(void *arg, uint16_t sid, bool binary, const uint8_t 
     sl_list_foreach_safe(pos, tmp, &p->m->peers) {
         wr_peer_t *v = sl_container_of(pos, wr_peer_t, link);
         if (v->publish || !v->channel_open || v->closing || strcmp(v->key, p->key) != 0) continue;
-        (void)sl_sctp_send(v->sctp, v->channel_sid, binary, data, len);
+        /* A viewer whose channel is full (or not up yet) misses the message. */
+        if (sl_sctp_send(v->sctp, v->channel_sid, binary, data, len) != SL_OK)
+            SL_DEBUG("client %llu webrtc %s: data channel message dropped", (unsigned long long)v->id, v->key);
     }
 }
 

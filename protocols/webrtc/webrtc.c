@@ -208,7 +208,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (--m->open_handles > 0) return;
     sl_ice_free(m->ice);
     sl_dtls_ctx_free(m->dtls);
-    (void)sl_sctp_global_shutdown();
+    if (sl_sctp_global_shutdown() != SL_OK) SL_WARN("webrtc: the SCTP stack was still in use at exit");
     free(m);
 }
 

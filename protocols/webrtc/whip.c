@@ -49,16 +49,18 @@ static bool parse_route(const char *path, route_t *r)
 }
 
 /* "Link: <url>; rel=\"ice-server\"\r\n" per configured ICE server. */
-static void ice_server_links(const sl_config_t *cfg, sl_bytes_t *out)
+static int ice_server_links(const sl_config_t *cfg, sl_bytes_t *out)
 {
     char list[sizeof(cfg->webrtc.ice_servers)];
     snprintf(list, sizeof(list), "%s", cfg->webrtc.ice_servers);
     char *save = NULL;
-    for (char *url = strtok_r(list, " ", &save); url != NULL; url = strtok_r(NULL, " ", &save)) {
+    int rc = SL_OK;
+    for (char *url = strtok_r(list, " ", &save); url != NULL && rc == SL_OK; url = strtok_r(NULL, " ", &save)) {
         char line[600];
         int n = snprintf(line, sizeof(line), "Link: <%s>; rel=\"ice-server\"\r\n", url);
-        if (n > 0 && (size_t)n < sizeof(line)) (void)sl_bytes_append(out, line, (size_t)n);
+        if (n > 0 && (size_t)n < sizeof(line)) rc = sl_bytes_append(out, line, (size_t)n);
     }
+    return rc;
 }
 
 /* The admission request of a WHIP/WHEP request: the token comes as a Bearer
@@ -89,16 +91,16 @@ static int respond_options(wr_module_t *m, sl_http_conn_t *c)
 {
     sl_bytes_t h;
     sl_bytes_init(&h);
+    int rc = SL_OK;
     if (m->srv->cfg->http.cors_origin[0] != '\0') {
         static const char cors[] = "Access-Control-Allow-Methods: POST, DELETE, PATCH, OPTIONS\r\n"
                                    "Access-Control-Allow-Headers: *, Authorization\r\n"
                                    "Access-Control-Max-Age: 86400\r\n";
-        (void)sl_bytes_append(&h, cors, sizeof(cors) - 1);
+        rc = sl_bytes_append(&h, cors, sizeof(cors) - 1);
     }
-    ice_server_links(m->srv->cfg, &h);
-    (void)sl_bytes_append(&h, "Accept-Post: application/sdp\r\n", 30);
-    (void)sl_bytes_append(&h, "", 1);
-    int rc = sl_http_respond_ex(c, 204, NULL, h.data != NULL ? (const char *)h.data : NULL, NULL, 0);
+    if (rc == SL_OK) rc = ice_server_links(m->srv->cfg, &h);
+    if (rc == SL_OK) rc = sl_bytes_append(&h, "Accept-Post: application/sdp\r\n\0", 31);
+    rc = rc == SL_OK ? sl_http_respond_ex(c, 204, NULL, (const char *)h.data, NULL, 0) : sl_http_respond_error(c, 503, NULL);
     sl_bytes_free(&h);
     return rc;
 }
@@ -147,7 +149,7 @@ static int respond_answer(wr_module_t *m, sl_http_conn_t *c, const route_t *r, w
         int n = snprintf(line, sizeof(line), "Location: /%s/%s/%s\r\nETag: \"%s\"\r\n", r->key,
                          p->publish ? "whip" : "whep", p->session_id, p->session_id);
         rc = sl_bytes_append(&h, line, (size_t)n);
-        ice_server_links(m->srv->cfg, &h);
+        if (rc == SL_OK) rc = ice_server_links(m->srv->cfg, &h);
         if (rc == SL_OK) rc = sl_bytes_append(&h, "", 1);
     }
     if (rc == SL_OK) rc = sl_http_respond_ex(c, 201, "application/sdp", (const char *)h.data, answer.data, answer.len);
