@@ -34,7 +34,8 @@ typedef struct push {
     push_state_t state;
     uint32_t retries;
     uint32_t backoff_ms;
-    const char *last_error;
+    const char *last_error; /* set by the client's refusal, for the log */
+    const char *why_down;   /* why the last attempt ended, for the API */
 
     uv_timer_t timer;
     uv_tcp_t tcp;
@@ -269,6 +270,7 @@ static void disconnect(push_t *p, const char *why)
     p->backoff_ms = p->backoff_ms == 0 ? RETRY_FIRST_MS : SL_MIN(p->backoff_ms * 2, max);
     p->retries++;
     p->state = PUSH_WAITING;
+    p->why_down = why;
     SL_WARN("relay push %s -> %s: %s; retry %u in %u ms", p->key, p->target, why, p->retries, p->backoff_ms);
     uv_timer_start(&p->timer, on_timer, p->backoff_ms, 0);
 }
@@ -373,6 +375,20 @@ int sl_relay_start(sl_server_t *srv)
     sl_hub_observe(srv->hub, &r->observer);
     srv->relay = r;
     return SL_OK;
+}
+
+void sl_relay_foreach(sl_server_t *srv, void (*fn)(const sl_relay_info_t *info, void *arg), void *arg)
+{
+    static const char *const states[] = {"waiting", "connecting", "live"};
+    if (srv->relay == NULL) return;
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &srv->relay->pushes) {
+        push_t *p = sl_container_of(pos, push_t, link);
+        sl_relay_info_t info = {.id = p->conn.id, .kind = "push", .stream = p->key, .target = p->target,
+                                .state = states[p->state], .retries = p->retries, .bytes_out = p->conn.bytes_out,
+                                .last_error = p->why_down};
+        fn(&info, arg);
+    }
 }
 
 void sl_relay_stop(sl_server_t *srv)

@@ -4,6 +4,7 @@
  *   GET    /api/v1/server
  *   GET    /api/v1/streams                  GET, DELETE /api/v1/streams/{app}/{name}
  *   GET    /api/v1/clients                  GET, DELETE /api/v1/clients/{id}
+ *   GET    /api/v1/relays                   relay sessions (pushes)
  *   GET    /metrics                         Prometheus text format 0.0.4
  *   GET    /api/query_whole_streams[?top=N] POST /api/query_stream, /api/kick_off_client
  *                                           (XIU's routes and envelope)
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "protocols/relay/relay.h"
 #include "sluice/auth.h"
 #include "sluice/log.h"
 #include "src/api/views.h"
@@ -134,6 +136,28 @@ static int clients(api_t *a, sl_http_conn_t *c, const sl_http_request_t *req, co
     if (strcmp(req->method, "GET") == 0) return respond_json(c, 200, sl_api_client_json(x));
     if (strcmp(req->method, "DELETE") == 0) return kick(c, x);
     return respond_error(c, 405, "use GET or DELETE");
+}
+
+static void add_relay(const sl_relay_info_t *r, void *arg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)r->id);
+    cJSON_AddStringToObject(o, "kind", r->kind);
+    cJSON_AddStringToObject(o, "stream", r->stream);
+    cJSON_AddStringToObject(o, "target", r->target);
+    cJSON_AddStringToObject(o, "state", r->state);
+    cJSON_AddNumberToObject(o, "retries", r->retries);
+    cJSON_AddNumberToObject(o, "bytes_out", (double)r->bytes_out);
+    if (r->last_error != NULL) cJSON_AddStringToObject(o, "last_error", r->last_error);
+    else cJSON_AddNullToObject(o, "last_error");
+    cJSON_AddItemToArray(arg, o);
+}
+
+static int relays(api_t *a, sl_http_conn_t *c)
+{
+    cJSON *doc = cJSON_CreateObject();
+    sl_relay_foreach(a->srv, add_relay, cJSON_AddArrayToObject(doc, "relays"));
+    return respond_json(c, 200, doc);
 }
 
 static int metrics(api_t *a, sl_http_conn_t *c)
@@ -274,6 +298,7 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
         return get ? respond_json(c, 200, sl_api_server_json(a->srv)) : respond_error(c, 405, "use GET");
     if (strcmp(p, V1 "streams") == 0) return streams(a, c, req, "");
     if (strncmp(p, V1 "streams/", 16) == 0) return streams(a, c, req, p + 16);
+    if (strcmp(p, V1 "relays") == 0) return get ? relays(a, c) : respond_error(c, 405, "use GET");
     if (strcmp(p, V1 "clients") == 0) return clients(a, c, req, "");
     if (strncmp(p, V1 "clients/", 16) == 0) return clients(a, c, req, p + 16);
     if (strncmp(p, "/api/", 5) == 0 && strchr(p + 5, '/') == NULL) return xiu(a, c, req, p + 5);
