@@ -645,6 +645,153 @@ static void test_load(void **state)
     unlink(path);
 }
 
+/* relay.push: a list of rules "PATTERN rtmp://host/app ...", kept as written. */
+static void test_relay_push_valid(void **state)
+{
+    sl_config_t c;
+    expect_ok("relay:\n"
+              "  push:\n"
+              "    - \"live/* rtmp://10.0.0.2/live rtmp://edge.example.org:1936/live\"\n"
+              "    - \"studio/cam1 rtmp://[::1]/app/inst/renamed?token=x\"\n"
+              "  retry_max_ms: 5000\n",
+              &c);
+    assert_int_equal(c.relay.push.count, 2);
+    assert_string_equal(c.relay.push.rule[0], "live/* rtmp://10.0.0.2/live rtmp://edge.example.org:1936/live");
+    assert_string_equal(c.relay.push.rule[1], "studio/cam1 rtmp://[::1]/app/inst/renamed?token=x");
+    assert_int_equal(c.relay.retry_max_ms, 5000);
+
+    /* Flow style, the scheme in capitals, and every rule the limit allows. */
+    char y[4096] = "relay:\n  push: [";
+    for (int i = 0; i < SL_CONFIG_MAX_RULES; i++) {
+        char rule[64];
+        snprintf(rule, sizeof(rule), "%s\"app%d/* RTMP://127.0.0.1:%d/live\"", i ? ", " : "", i, 2000 + i);
+        strcat(y, rule);
+    }
+    strcat(y, "]\n");
+    expect_ok(y, &c);
+    assert_int_equal(c.relay.push.count, SL_CONFIG_MAX_RULES);
+    assert_string_equal(c.relay.push.rule[0], "app0/* RTMP://127.0.0.1:2000/live");
+    assert_string_equal(c.relay.push.rule[15], "app15/* RTMP://127.0.0.1:2015/live");
+
+    /* The longest rule: 1023 bytes, a long glob padding it out. */
+    char rule[SL_CONFIG_RULE_MAX], yaml[SL_CONFIG_RULE_MAX + 64];
+    static const char target[] = " rtmp://h/live";
+    size_t n = SL_CONFIG_RULE_MAX - 1 - strlen(target);
+    memset(rule, 'a', n);
+    strcpy(rule + n, target);
+    snprintf(yaml, sizeof(yaml), "relay:\n  push: [\"%s\"]\n", rule);
+    expect_ok(yaml, &c);
+    assert_int_equal(c.relay.push.count, 1);
+    assert_int_equal(strlen(c.relay.push.rule[0]), SL_CONFIG_RULE_MAX - 1);
+    assert_string_equal(c.relay.push.rule[0], rule);
+}
+
+/* No value, null and [] are all "no rules", and replace rules the caller held. */
+static void test_relay_push_empty(void **state)
+{
+    static const char *const empties[] = {
+        "relay:\n  push:\n", "relay:\n  push: ~\n", "relay:\n  push: null\n", "relay:\n  push: []\n",
+    };
+    sl_config_errors_t errs;
+    for (size_t i = 0; i < SL_ARRAY_SIZE(empties); i++) {
+        sl_config_t c;
+        sl_config_defaults(&c);
+        c.relay.push.count = 1;
+        strcpy(c.relay.push.rule[0], "live/* rtmp://h/live");
+        assert_int_equal(sl_config_parse(&c, "x", empties[i], strlen(empties[i]), &errs), SL_OK);
+        assert_int_equal(errs.count, 0);
+        assert_int_equal(c.relay.push.count, 0);
+    }
+    sl_config_t d;
+    sl_config_defaults(&d);
+    assert_int_equal(d.relay.push.count, 0);
+    assert_int_equal(d.relay.retry_max_ms, 30000);
+}
+
+static void test_relay_push_not_a_list(void **state)
+{
+    expect_error("relay:\n  push: \"live/* rtmp://h/live\"\n",
+                 "sluice.yaml:2:9: relay.push: expected a list of strings, got 'live/* rtmp://h/live'");
+    expect_error("relay:\n  push: {live: rtmp://h/live}\n",
+                 "sluice.yaml:2:9: relay.push: expected a list of strings, got a mapping");
+    expect_error("relay:\n  push: 5\n", "sluice.yaml:2:9: relay.push: expected a list of strings, got '5'");
+    /* The rest of the file is still read after a rejected list. */
+    sl_config_t c;
+    sl_config_errors_t errs;
+    assert_int_equal(parse(&c, "relay:\n  push: {a: [1, 2]}\n  retry_max_ms: 1\n", &errs), SL_ERR_CONFIG);
+    assert_int_equal(errs.count, 2);
+    assert_string_equal(errs.msg[0], "sluice.yaml:2:9: relay.push: expected a list of strings, got a mapping");
+    assert_string_equal(errs.msg[1], "sluice.yaml:3:17: relay.retry_max_ms: expected an integer from 1000 to "
+                                     "600000, got '1'");
+}
+
+static void test_relay_push_item_not_a_string(void **state)
+{
+    expect_error("relay:\n  push:\n    - [\"live/* rtmp://h/live\"]\n",
+                 "sluice.yaml:3:7: relay.push: expected a string of at most 1023 bytes, got a sequence");
+    expect_error("relay:\n  push:\n    - \"live/* rtmp://h/live\"\n    - {a: 1}\n",
+                 "sluice.yaml:4:7: relay.push: expected a string of at most 1023 bytes, got a mapping");
+    expect_error("relay:\n  push: [\"live/* rtmp://h/live\\nx\"]\n",
+                 "sluice.yaml:2:10: relay.push: expected a string of at most 1023 bytes, got "
+                 "'live/* rtmp://h/live?x'");
+    /* A number is a scalar, so a string, but not a rule. */
+    expect_error("relay:\n  push: [5]\n",
+                 "sluice.yaml:2:3: relay.push[0]: expected \"PATTERN rtmp://host/app ...\", got \"5\"");
+}
+
+static void test_relay_push_too_many(void **state)
+{
+    char y[4096] = "relay:\n  push:\n";
+    for (int i = 0; i < SL_CONFIG_MAX_RULES + 1; i++) strcat(y, "    - \"live/* rtmp://h/live\"\n");
+    /* The 17th rule is on line 19. */
+    expect_error(y, "sluice.yaml:19:7: relay.push: at most 16 rules");
+    /* Nothing of a rejected list is kept. */
+    sl_config_t c;
+    sl_config_errors_t errs;
+    sl_config_defaults(&c);
+    assert_int_equal(sl_config_parse(&c, "x", y, strlen(y), &errs), SL_ERR_CONFIG);
+    assert_int_equal(c.relay.push.count, 0);
+}
+
+static void test_relay_push_overlong(void **state)
+{
+    char rule[SL_CONFIG_RULE_MAX + 1], yaml[SL_CONFIG_RULE_MAX + 64];
+    strcpy(rule, "live/* rtmp://h/live/");
+    size_t n = strlen(rule);
+    memset(rule + n, 'b', SL_CONFIG_RULE_MAX - n);
+    rule[SL_CONFIG_RULE_MAX] = '\0'; /* 1024 bytes: one too many */
+    snprintf(yaml, sizeof(yaml), "relay:\n  push:\n    - \"%s\"\n", rule);
+    expect_error(yaml, "sluice.yaml:3:7: relay.push: expected a string of at most 1023 bytes, got "
+                       "'live/* rtmp://h/live/bbbbbbbbbbb...'");
+}
+
+static void test_relay_push_without_targets(void **state)
+{
+    expect_error("relay:\n  push: [\"live/*\"]\n",
+                 "sluice.yaml:2:3: relay.push[0]: expected \"PATTERN rtmp://host/app ...\", got \"live/*\"");
+    expect_error("relay:\n  push: [\"\"]\n",
+                 "sluice.yaml:2:3: relay.push[0]: expected \"PATTERN rtmp://host/app ...\", got \"\"");
+    expect_error("relay:\n  push: [\"   \"]\n",
+                 "sluice.yaml:2:3: relay.push[0]: expected \"PATTERN rtmp://host/app ...\", got \"   \"");
+    expect_error("relay:\n  push:\n    - \"live/* rtmp://h/live\"\n    - \"studio/*  \"\n",
+                 "sluice.yaml:2:3: relay.push[1]: expected \"PATTERN rtmp://host/app ...\", got \"studio/*  \"");
+}
+
+static void test_relay_push_bad_target(void **state)
+{
+    static const char *const bad[] = {
+        "http://h/live", "rtmps://h/live", "rtmpt://h/live", "rtsp://h/live", "h/live", "rtmp://h",
+        "rtmp://h/", "rtmp:///live", "rtmp://h:0/live", "rtmp://h:65536/live", "rtmp://user@h/live",
+        "rtmp://h/live#x",
+    };
+    for (size_t i = 0; i < SL_ARRAY_SIZE(bad); i++) {
+        char yaml[256], want[256];
+        snprintf(yaml, sizeof(yaml), "relay:\n  push: [\"live/* rtmp://ok/live %s\"]\n", bad[i]);
+        snprintf(want, sizeof(want), "sluice.yaml:2:3: relay.push[0]: \"%s\" is not an rtmp:// URL", bad[i]);
+        expect_error(yaml, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,6 +816,14 @@ int main(void)
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_error_overflow),
         cmocka_unit_test(test_load),
+        cmocka_unit_test(test_relay_push_valid),
+        cmocka_unit_test(test_relay_push_empty),
+        cmocka_unit_test(test_relay_push_not_a_list),
+        cmocka_unit_test(test_relay_push_item_not_a_string),
+        cmocka_unit_test(test_relay_push_too_many),
+        cmocka_unit_test(test_relay_push_overlong),
+        cmocka_unit_test(test_relay_push_without_targets),
+        cmocka_unit_test(test_relay_push_bad_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
