@@ -91,7 +91,7 @@ void wr_peer_close(wr_peer_t *p, const char *reason)
             p->publish ? "WHIP" : "WHEP", p->key, reason);
     if (p->conn.role != SL_ROLE_NONE) {
         sl_admit_req_t req = {.proto = SL_PROTO_WEBRTC, .dir = p->publish ? SL_DIR_PUBLISH : SL_DIR_PLAY,
-                              .client_id = p->id, .key = p->key, .query = "", .remote = p->peer_name};
+                              .client_id = p->id, .key = p->key, .query = p->query, .remote = p->peer_name};
         sl_hook_event(p->m->srv, p->publish ? "on_unpublish" : "on_stop", &req);
     }
     if (p->publish) wr_ingest_stop(p);

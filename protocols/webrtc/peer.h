@@ -99,6 +99,7 @@ struct wr_peer {
     uint64_t id;
     bool publish; /* WHIP; WHEP otherwise */
     char key[SL_STREAM_KEY_MAX];
+    char query[SL_HTTP_MAX_PATH]; /* of the offer's URL, for the closing hook */
     char session_id[WR_SESSION_ID_LEN + 1];
     char ufrag[SL_ICE_UFRAG_LEN + 1], pwd[SL_ICE_PWD_LEN + 1];
     char remote_fingerprint[SL_WEBRTC_FP_MAX];

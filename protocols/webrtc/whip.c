@@ -177,6 +177,7 @@ typedef struct pending_offer {
     int n;
     sl_webrtc_offer_info_t info;
     sl_admission_t *admission;
+    char query[SL_HTTP_MAX_PATH];
 } pending_offer_t;
 
 /* The session and its answer. The stream is looked at again: it may have changed
@@ -189,6 +190,7 @@ static int answer_offer(pending_offer_t *o)
     int rc;
     wr_peer_t *p = wr_peer_new(o->m, o->id, o->r.publish, o->r.key, o->tracks, o->n, &o->info, &rc);
     if (p == NULL) return refuse(o->c, &o->r, rc == SL_ERR_TOO_BIG ? 503 : 500, "cannot make a session");
+    snprintf(p->query, sizeof(p->query), "%s", o->query);
     rc = respond_answer(o->m, o->c, &o->r, p, &o->info);
     if (rc != SL_OK) {
         wr_peer_close(p, "the answer could not be sent");
@@ -255,6 +257,7 @@ static int handle_offer(wr_module_t *m, sl_http_conn_t *c, const sl_http_request
     pending_offer_t *o = calloc(1, sizeof(*o));
     if (o == NULL) return sl_http_respond_error(c, 503, NULL);
     *o = (pending_offer_t){.m = m, .c = c, .r = *r, .id = id};
+    snprintf(o->query, sizeof(o->query), "%s", req->query);
     if (negotiate(o, stream, req) != SL_OK) {
         free(o);
         return SL_OK;
