@@ -5,7 +5,7 @@ set -eu
 build="cmake make clang pkg-config libuv1-dev libssl-dev libyaml-dev libcjson-dev libsrtp2-dev libusrsctp-dev"
 test="$build libcmocka-dev libclang-rt-14-dev python3 ffmpeg rtmpdump chromium
   gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-  gstreamer1.0-libav"
+  gstreamer1.0-libav nginx libnginx-mod-rtmp"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
@@ -22,6 +22,13 @@ if [ -n "$missing" ]; then
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+    # The tests run their own nginx (the relay and benchmark peer) on loopback ports:
+    # the system service Debian starts on port 80 is not wanted.
+    case " $missing " in *" nginx "*)
+        if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
+            $sudo systemctl disable --now nginx
+        fi ;;
+    esac
 fi
 # The browser tests' npm packages (playwright-core drives Debian's chromium, mpegts.js
 # plays HTTP-FLV), exactly as the lockfile says.

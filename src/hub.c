@@ -384,17 +384,24 @@ sl_frame_t *sl_subscriber_next(sl_subscriber_t *sub)
 {
     sl_stream_t *s = sub->stream;
     if (s == NULL) return NULL;
-    sl_frame_t *f = next_prelude(sub);
-    if (f != NULL) return f;
+    if (sub->prelude > 0) {
+        sl_frame_t *f = next_prelude(sub);
+        /* The prelude gave the configs current now; those logged from here on are new. */
+        if (sub->prelude == 0) sub->prelude_end = s->tail;
+        if (f != NULL) return f;
+    }
     while (sub->cursor < s->tail) {
-        f = entry_at(s, sub->cursor++)->frame;
-        /* Configs were given by the prelude; only later changes matter. */
+        uint64_t seq = sub->cursor++;
+        sl_frame_t *f = entry_at(s, seq)->frame;
         bool starting = sub->wait_key && s->has_video;
-        if (starting && (f->media != SL_MEDIA_VIDEO || !(f->flags & SL_FRAME_KEY) || (f->flags & SL_FRAME_CONFIG))) {
-            if (!(f->flags & SL_FRAME_CONFIG)) sub->frames_skipped++;
+        bool config = (f->flags & SL_FRAME_CONFIG) != 0;
+        /* Until the first keyframe, only configs the prelude did not give pass: a
+         * subscriber that joined before the publisher's configs needs them. */
+        if (starting && (config ? seq < sub->prelude_end : f->media != SL_MEDIA_VIDEO || !(f->flags & SL_FRAME_KEY))) {
+            if (!config) sub->frames_skipped++;
             continue;
         }
-        sub->wait_key = false;
+        if (!config) sub->wait_key = false;
         sub->frames_taken++;
         return f;
     }

@@ -42,6 +42,7 @@ struct sl_subscriber {
     const sl_subscriber_ops_t *ops;
     uint64_t cursor;          /* sequence number of the next frame to take */
     int prelude;              /* metadata and configs still to give before the cursor */
+    uint64_t prelude_end;     /* the log's tail when the prelude was given */
     bool wait_key;            /* skip until a video keyframe */
     bool notified;            /* on_ready called, next() has not returned NULL since */
     uint64_t behind_since_ms; /* when it last had taken every frame (or joined) */

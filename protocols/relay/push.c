@@ -108,9 +108,12 @@ static void flush(push_t *p)
     if (p->state != PUSH_LIVE || !p->subscribed) return;
     sl_frame_t *f;
     int rc = SL_OK;
-    while (rc == SL_OK && (f = sl_subscriber_next(&p->sub)) != NULL)
+    /* Frames RTMP cannot carry (Opus) are left out: the target gets the rest. */
+    while (rc == SL_OK && (f = sl_subscriber_next(&p->sub)) != NULL) {
         rc = sl_rtmp_client_send_frame(&p->client, f, &p->out);
-    if (rc != SL_OK && rc != SL_ERR_UNSUPPORTED) {
+        if (rc == SL_ERR_UNSUPPORTED) rc = SL_OK;
+    }
+    if (rc != SL_OK) {
         disconnect(p, sl_strerror(rc));
         return;
     }
