@@ -125,6 +125,40 @@ static void test_prelude_then_gop_cache(void **state)
     sl_stream_unpublish(s);
 }
 
+/* A subscriber that joined before the publisher sent its configs (a relay push
+ * started with the stream) gets them from the log, once, then the first keyframe;
+ * one that joined after gets them from the prelude only. */
+static void test_configs_after_joining(void **state)
+{
+    sl_hub_t *hub = *state;
+    sl_stream_t *s;
+    uint64_t now = 0;
+    assert_int_equal(sl_hub_publish(hub, "live/cam", &s), SL_OK);
+    viewer_t early = {0};
+    assert_int_equal(sl_hub_subscribe(hub, "live/cam", &early.sub, &ops, now), SL_OK);
+    assert_int_equal(next_tag(&early), -1); /* an empty prelude is used up */
+    push(s, SL_MEDIA_VIDEO, SL_FRAME_CONFIG, 2, 10, now);
+    push(s, SL_MEDIA_AUDIO, SL_FRAME_CONFIG, 3, 10, now);
+    push(s, SL_MEDIA_VIDEO, 0, 9, 100, now); /* an inter frame before any keyframe */
+    push_gop(s, 10, 1, &now);
+    int want_early[] = {2, 3, 10, 11, -1};
+    for (size_t i = 0; i < SL_ARRAY_SIZE(want_early); i++) assert_int_equal(next_tag(&early), want_early[i]);
+
+    viewer_t late = {0};
+    assert_int_equal(sl_hub_subscribe(hub, "live/cam", &late.sub, &ops, now), SL_OK);
+    int want_late[] = {2, 3, 10, 11, -1};
+    for (size_t i = 0; i < SL_ARRAY_SIZE(want_late); i++) assert_int_equal(next_tag(&late), want_late[i]);
+    /* A config change later reaches both, once. */
+    push(s, SL_MEDIA_VIDEO, SL_FRAME_CONFIG, 4, 10, now);
+    assert_int_equal(next_tag(&early), 4);
+    assert_int_equal(next_tag(&early), -1);
+    assert_int_equal(next_tag(&late), 4);
+    assert_int_equal(next_tag(&late), -1);
+    sl_subscriber_detach(&early.sub);
+    sl_subscriber_detach(&late.sub);
+    sl_stream_unpublish(s);
+}
+
 static void test_metadata_is_kept_not_logged(void **state)
 {
     sl_hub_t *hub = *state;
@@ -327,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_publisher_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_play_unknown_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prelude_then_gop_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_configs_after_joining, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_is_kept_not_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gop_cache_depth_two, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_gop_cache_waits_for_keyframe, setup, teardown),
