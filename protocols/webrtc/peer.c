@@ -83,6 +83,19 @@ wr_peer_t *wr_peer_find(wr_module_t *m, const char *session_id)
     return NULL;
 }
 
+/* Sends the datagrams DTLS has ready. */
+static void send_dtls_output(wr_peer_t *p)
+{
+    sl_bytes_t out;
+    sl_bytes_init(&out);
+    if (sl_dtls_take_output(p->dtls, &out) > 0) {
+        size_t pos = 0, len;
+        const uint8_t *d;
+        while ((d = sl_rtp_next_packet(out.data, out.len, &pos, &len)) != NULL) wr_send(p, d, len);
+    }
+    sl_bytes_free(&out);
+}
+
 void wr_peer_close(wr_peer_t *p, const char *reason)
 {
     if (p->closing) return;
@@ -100,14 +113,7 @@ void wr_peer_close(wr_peer_t *p, const char *reason)
     if (p->dtls != NULL && sl_dtls_handshake_done(p->dtls)) {
         /* Tell the browser at once rather than leave it to time out. */
         sl_dtls_close(p->dtls);
-        sl_bytes_t out;
-        sl_bytes_init(&out);
-        if (sl_dtls_take_output(p->dtls, &out) > 0) {
-            size_t pos = 0, len;
-            const uint8_t *d;
-            while ((d = sl_rtp_next_packet(out.data, out.len, &pos, &len)) != NULL) wr_send(p, d, len);
-        }
-        sl_bytes_free(&out);
+        send_dtls_output(p);
     }
     sl_dtls_free(p->dtls);
     sl_srtp_free(p->srtp);
@@ -122,15 +128,7 @@ void wr_peer_close(wr_peer_t *p, const char *reason)
 static void sctp_send(void *arg, const uint8_t *pkt, size_t len)
 {
     wr_peer_t *p = arg;
-    if (p->dtls == NULL || sl_dtls_write(p->dtls, pkt, len) != SL_OK) return;
-    sl_bytes_t out;
-    sl_bytes_init(&out);
-    if (sl_dtls_take_output(p->dtls, &out) > 0) {
-        size_t pos = 0, n;
-        const uint8_t *d;
-        while ((d = sl_rtp_next_packet(out.data, out.len, &pos, &n)) != NULL) wr_send(p, d, n);
-    }
-    sl_bytes_free(&out);
+    if (p->dtls != NULL && sl_dtls_write(p->dtls, pkt, len) == SL_OK) send_dtls_output(p);
 }
 
 static void sctp_on_open(void *arg, uint16_t sid, const char *label)
@@ -167,18 +165,6 @@ static const sl_sctp_ops_t sctp_ops = {
     .send = sctp_send, .on_open = sctp_on_open, .on_message = sctp_on_message, .on_closed = sctp_on_closed};
 
 /* ---- DTLS ---------------------------------------------------------------------- */
-
-static void send_dtls_output(wr_peer_t *p)
-{
-    sl_bytes_t out;
-    sl_bytes_init(&out);
-    if (sl_dtls_take_output(p->dtls, &out) > 0) {
-        size_t pos = 0, len;
-        const uint8_t *d;
-        while ((d = sl_rtp_next_packet(out.data, out.len, &pos, &len)) != NULL) wr_send(p, d, len);
-    }
-    sl_bytes_free(&out);
-}
 
 /* The handshake is done: the browser's certificate must be the one its SDP named,
  * or anyone who saw the answer could have taken the session. Returns why the
