@@ -76,13 +76,15 @@ static void skip_scaling_list(sl_bits_t *b, int size)
 
 static void parse_chroma_info(sl_bits_t *b, sl_h264_sps_info_t *out, bool *separate_planes)
 {
-    out->chroma_format_idc = (int)sl_bits_ue(b);
-    if (out->chroma_format_idc > 3) b->err = true;
-    if (out->chroma_format_idc == 3) *separate_planes = sl_bits_flag(b);
+    uint32_t format = sl_bits_ue(b);
+    if (format > 3) b->err = true;
+    out->chroma_format_idc = (int)SL_MIN(format, 3);
+    if (format == 3) *separate_planes = sl_bits_flag(b);
     uint32_t luma = sl_bits_ue(b), chroma = sl_bits_ue(b);
+    /* Out of range is an error; the values stay in range so nothing overflows. */
     if (luma > 6 || chroma > 6) b->err = true;
-    out->bit_depth_luma = 8 + (int)luma;
-    out->bit_depth_chroma = 8 + (int)chroma;
+    out->bit_depth_luma = 8 + (int)SL_MIN(luma, 6);
+    out->bit_depth_chroma = 8 + (int)SL_MIN(chroma, 6);
     sl_bits_skip(b, 1); /* qpprime_y_zero_transform_bypass_flag */
     if (sl_bits_flag(b)) { /* seq_scaling_matrix_present_flag */
         int lists = out->chroma_format_idc == 3 ? 12 : 8;

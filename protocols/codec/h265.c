@@ -232,8 +232,9 @@ int sl_h265_parse_sps(const uint8_t *nal, size_t len, sl_h265_sps_info_t *out)
     out->max_sub_layers = (int)msl + 1;
     parse_ptl(&b, msl, &out->ptl);
     if (sl_bits_ue(&b) > 15) return SL_ERR_PROTO; /* sps_seq_parameter_set_id */
-    out->chroma_format_idc = (int)sl_bits_ue(&b);
-    if (out->chroma_format_idc > 3) return SL_ERR_PROTO;
+    uint32_t format = sl_bits_ue(&b);
+    if (format > 3) return SL_ERR_PROTO;
+    out->chroma_format_idc = (int)format;
     bool separate_planes = out->chroma_format_idc == 3 && sl_bits_flag(&b);
     int rc = window_dimensions(&b, out, separate_planes);
     if (rc != SL_OK) return rc;
