@@ -124,6 +124,8 @@ void sl__rtsp_free_tracks(rtsp_session_t *s);
  * are client_rtp (and + 1); the pair's RTP port goes to *server_rtp. */
 int sl__rtsp_udp_open(rtsp_session_t *s, rtsp_track_t *t, uint16_t client_rtp, uint16_t *server_rtp);
 void sl__rtsp_udp_close(rtsp_track_t *t);
+/* Sends one RTP (or RTCP) packet to the player: SL_OK, sent or lost as UDP loses
+ * packets; SL_ERR_CLOSED when the track has no pair. */
 int sl__rtsp_udp_send(rtsp_track_t *t, bool rtcp, const uint8_t *data, size_t len);
 
 #endif

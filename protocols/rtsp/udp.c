@@ -136,8 +136,11 @@ int sl__rtsp_udp_send(rtsp_track_t *t, bool rtcp, const uint8_t *data, size_t le
     rtsp_udp_t *u = t->udp;
     if (u == NULL) return SL_ERR_CLOSED;
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    /* A failed send loses the packet, as the network would: a full socket buffer
+     * (EAGAIN), or ECONNREFUSED, which Linux reports on the next send after the
+     * player's port answered with ICMP unreachable (a player closing its sockets
+     * before its TEARDOWN). The session ends by TEARDOWN or its timeout. */
     int rc = uv_udp_try_send(rtcp ? &u->rtcp : &u->rtp, &b, 1, (const struct sockaddr *)&u->client[rtcp]);
     if (rc > 0 && u->s != NULL) u->s->conn.bytes_out += (uint64_t)rc;
-    /* EAGAIN: the socket buffer is full; the packet is lost, as on the network. */
-    return rc >= 0 || rc == UV_EAGAIN || rc == UV_ENOBUFS ? SL_OK : SL_ERR_IO;
+    return SL_OK;
 }
