@@ -429,3 +429,28 @@ int sl_flv_demuxer_feed(sl_flv_demuxer_t *d, const uint8_t *data, size_t len,
     }
     return d->err;
 }
+
+int sl_flv_aggregate_foreach(sl_buf_t *buf, const uint8_t *body, size_t len, int64_t ts_ms, sl_flv_tag_fn fn,
+                             void *arg)
+{
+    sl_reader_t r;
+    sl_reader_init(&r, body, len);
+    int64_t shift = 0;
+    bool first = true;
+    while (sl_reader_left(&r) > 0) {
+        uint8_t type = sl_rd_u8(&r);
+        uint32_t size = sl_rd_be24(&r);
+        uint32_t ts = sl_rd_be24(&r);
+        ts |= (uint32_t)sl_rd_u8(&r) << 24;
+        sl_rd_be24(&r); /* stream id */
+        const uint8_t *tag = sl_rd_bytes(&r, size);
+        sl_rd_be32(&r); /* previous tag size */
+        if (r.err) return SL_ERR_PROTO;
+        if (first) shift = ts_ms - ts;
+        first = false;
+        if (type != SL_FLV_TAG_AUDIO && type != SL_FLV_TAG_VIDEO && type != SL_FLV_TAG_SCRIPT) continue;
+        int rc = fn(arg, type, shift + ts, buf, tag, size);
+        if (rc != SL_OK) return rc;
+    }
+    return SL_OK;
+}

@@ -35,6 +35,16 @@ enum {
 int sl_flv_tag_to_frame(uint8_t tag_type, int64_t ts_ms, sl_buf_t *buf, const uint8_t *body,
                         size_t len, sl_frame_t **out) SL_MUST_CHECK;
 
+/* The tags of an RTMP aggregate message (body[0..len) inside buf): a run of FLV
+ * tags (header, body, previous tag size) whose timestamps are shifted so that the
+ * first equals ts_ms. Calls fn for each audio, video and script tag (others are
+ * skipped) until fn returns non-zero, which is returned. SL_ERR_PROTO when the
+ * run is truncated. */
+typedef int (*sl_flv_tag_fn)(void *arg, uint8_t tag_type, int64_t ts_ms, sl_buf_t *buf, const uint8_t *body,
+                             size_t len);
+int sl_flv_aggregate_foreach(sl_buf_t *buf, const uint8_t *body, size_t len, int64_t ts_ms, sl_flv_tag_fn fn,
+                             void *arg) SL_MUST_CHECK;
+
 /* Appends the tag body of a frame to `out` (video: 5-byte legacy header with codec
  * id 7 or 12, packet type 0 for CONFIG frames else 1, and the composition time
  * pts - dts in ms; audio AAC: 0xAF then 0 for CONFIG else 1; data: payload as is).

@@ -284,20 +284,11 @@ static int handle_user_control(sl_rtmp_client_t *c, const sl_rtmp_msg_t *m)
 
 /* Play: media. */
 
-/* The server's 32-bit timestamps move the 64-bit clock by their signed difference,
- * which crosses a wrap either way, as the server's ingest does. */
-static int64_t unwrap_ts(sl_rtmp_client_t *c, uint32_t ts)
-{
-    if (c->ts_started) c->ts_ms += (int32_t)(ts - c->last_ts);
-    else c->ts_ms = ts;
-    c->ts_started = true;
-    c->last_ts = ts;
-    return c->ts_ms;
-}
 
-static int deliver_tag(sl_rtmp_client_t *c, uint8_t type, int64_t ts_ms, sl_buf_t *buf, const uint8_t *body,
+static int deliver_tag(void *arg, uint8_t type, int64_t ts_ms, sl_buf_t *buf, const uint8_t *body,
                        size_t len)
 {
+    sl_rtmp_client_t *c = arg;
     sl_frame_t *f = NULL;
     int rc = sl_flv_tag_to_frame(type, ts_ms, buf, body, len, &f);
     if (rc == SL_ERR_UNSUPPORTED) {
@@ -310,45 +301,19 @@ static int deliver_tag(sl_rtmp_client_t *c, uint8_t type, int64_t ts_ms, sl_buf_
     return rc;
 }
 
-/* An aggregate message is a run of FLV tags (header, body, previous size) whose
- * timestamps are shifted so that the first one equals the message's. */
-static int deliver_aggregate(sl_rtmp_client_t *c, const sl_rtmp_msg_t *m, int64_t ts_ms)
-{
-    sl_reader_t r;
-    sl_reader_init(&r, m->body->data, m->body->len);
-    int64_t shift = 0;
-    bool first = true;
-    while (sl_reader_left(&r) > 0) {
-        uint8_t type = sl_rd_u8(&r);
-        uint32_t size = sl_rd_be24(&r);
-        uint32_t ts = sl_rd_be24(&r);
-        ts |= (uint32_t)sl_rd_u8(&r) << 24;
-        sl_rd_be24(&r); /* stream id */
-        const uint8_t *body = sl_rd_bytes(&r, size);
-        sl_rd_be32(&r); /* previous tag size */
-        if (r.err) return SL_ERR_PROTO;
-        if (first) shift = ts_ms - ts;
-        first = false;
-        int rc = SL_OK;
-        if (type == SL_FLV_TAG_AUDIO || type == SL_FLV_TAG_VIDEO || type == SL_FLV_TAG_SCRIPT)
-            rc = deliver_tag(c, type, shift + ts, m->body, body, size);
-        if (rc != SL_OK) return rc;
-    }
-    return SL_OK;
-}
 
 static int handle_media(sl_rtmp_client_t *c, const sl_rtmp_msg_t *m)
 {
     /* Media before our play, or to a publisher, is not ours to take. */
     if (c->mode != SL_RTMP_CLIENT_PLAY || c->state < ST_STARTING) return SL_OK;
-    int64_t ts_ms = unwrap_ts(c, m->timestamp);
+    int64_t ts_ms = sl_rtmp_clock_unwrap(&c->clock, m->timestamp);
     const uint8_t *body = m->body->data;
     size_t len = m->body->len;
     switch (m->type) {
     case SL_RTMP_MSG_AUDIO: return deliver_tag(c, SL_FLV_TAG_AUDIO, ts_ms, m->body, body, len);
     case SL_RTMP_MSG_VIDEO: return deliver_tag(c, SL_FLV_TAG_VIDEO, ts_ms, m->body, body, len);
     case SL_RTMP_MSG_DATA_AMF0: return deliver_tag(c, SL_FLV_TAG_SCRIPT, ts_ms, m->body, body, len);
-    default: return deliver_aggregate(c, m, ts_ms);
+    default: return sl_flv_aggregate_foreach(m->body, body, len, ts_ms, deliver_tag, c);
     }
 }
 

@@ -31,6 +31,7 @@
 #include "protocols/relay/url.h"
 #include "protocols/rtmp/chunk.h"
 #include "protocols/rtmp/handshake.h"
+#include "protocols/rtmp/message.h"
 #include "sluice/frame.h"
 
 typedef enum {
@@ -103,9 +104,7 @@ typedef struct sl_rtmp_client {
     uint64_t acked_bytes; /* reader bytes at our last Acknowledgement */
 
     /* Play: the server's timestamps unwrapped. */
-    bool ts_started;
-    uint32_t last_ts;
-    int64_t ts_ms;
+    sl_rtmp_clock_t clock;
     uint64_t unsupported; /* messages dropped for a codec frames cannot carry */
 
     /* Publish: the timestamp base, in ms of the frames' clock. */

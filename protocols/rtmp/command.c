@@ -176,7 +176,7 @@ static int start_publish(rtmp_session_t *s)
     if (rc != SL_OK) return refuse(s, "NetStream.Publish.BadName", sl_strerror(rc));
     s->state = RTMP_PUBLISHING;
     s->conn.role = SL_ROLE_PUBLISHER;
-    s->ts_started = false;
+    s->clock = (sl_rtmp_clock_t){0};
     SL_INFO("client %llu rtmp publish %s", (unsigned long long)s->id, s->key);
     rc = sl_rtmp_write_stream_begin(&s->out, SL_RTMP_STREAM_ID);
     return rc | send_status(s, "status", "NetStream.Publish.Start", "Start publishing");

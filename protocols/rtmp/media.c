@@ -5,21 +5,10 @@
 #include "protocols/rtmp/session.h"
 #include "sluice/log.h"
 
-/* RTMP timestamps are 32-bit milliseconds that wrap every ~49.7 days; the stream
- * clock is 64-bit. Each message moves it by the signed 32-bit difference from the
- * previous one, which crosses a wrap in either direction. */
-static int64_t unwrap_ts(rtmp_session_t *s, uint32_t ts)
-{
-    if (s->ts_started) s->ts_ms += (int32_t)(ts - s->last_ts);
-    else s->ts_ms = ts;
-    s->ts_started = true;
-    s->last_ts = ts;
-    return s->ts_ms;
-}
-
-static int push_tag(rtmp_session_t *s, uint8_t type, int64_t ts_ms, sl_buf_t *buf, const uint8_t *body,
+static int push_tag(void *arg, uint8_t type, int64_t ts_ms, sl_buf_t *buf, const uint8_t *body,
                     size_t len)
 {
+    rtmp_session_t *s = arg;
     sl_frame_t *f = NULL;
     int rc = sl_flv_tag_to_frame(type, ts_ms, buf, body, len, &f);
     if (rc == SL_ERR_UNSUPPORTED) {
@@ -35,40 +24,17 @@ static int push_tag(rtmp_session_t *s, uint8_t type, int64_t ts_ms, sl_buf_t *bu
     return rc;
 }
 
-/* An aggregate message is a run of FLV tags (header, body, previous size) whose
- * timestamps are shifted so that the first one equals the message's. */
-static int push_aggregate(rtmp_session_t *s, const sl_rtmp_msg_t *m, int64_t ts_ms)
-{
-    sl_reader_t r;
-    sl_reader_init(&r, m->body->data, m->body->len);
-    int64_t shift = 0;
-    bool first = true;
-    while (sl_reader_left(&r) > 0) {
-        uint8_t type = sl_rd_u8(&r);
-        uint32_t size = sl_rd_be24(&r);
-        uint32_t ts = sl_rd_be24(&r);
-        ts |= (uint32_t)sl_rd_u8(&r) << 24;
-        sl_rd_be24(&r); /* stream id */
-        const uint8_t *body = sl_rd_bytes(&r, size);
-        sl_rd_be32(&r); /* previous tag size */
-        if (r.err) return SL_ERR_PROTO;
-        if (first) shift = ts_ms - ts;
-        first = false;
-        int rc = push_tag(s, type, shift + ts, m->body, body, size);
-        if (rc != SL_OK) return rc;
-    }
-    return SL_OK;
-}
 
 int sl__rtmp_publish_message(rtmp_session_t *s, const sl_rtmp_msg_t *m)
 {
-    int64_t ts_ms = unwrap_ts(s, m->timestamp);
+    int64_t ts_ms = sl_rtmp_clock_unwrap(&s->clock, m->timestamp);
     switch (m->type) {
     case SL_RTMP_MSG_AUDIO: return push_tag(s, SL_FLV_TAG_AUDIO, ts_ms, m->body, m->body->data, m->body->len);
     case SL_RTMP_MSG_VIDEO: return push_tag(s, SL_FLV_TAG_VIDEO, ts_ms, m->body, m->body->data, m->body->len);
     case SL_RTMP_MSG_DATA_AMF0:
         return push_tag(s, SL_FLV_TAG_SCRIPT, ts_ms, m->body, m->body->data, m->body->len);
-    case SL_RTMP_MSG_AGGREGATE: return push_aggregate(s, m, ts_ms);
+    case SL_RTMP_MSG_AGGREGATE:
+        return sl_flv_aggregate_foreach(m->body, m->body->data, m->body->len, ts_ms, push_tag, s);
     default: return SL_OK;
     }
 }

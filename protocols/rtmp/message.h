@@ -10,6 +10,8 @@
 #ifndef SLUICE_RTMP_MESSAGE_H
 #define SLUICE_RTMP_MESSAGE_H
 
+#include <stdbool.h>
+
 #include "sluice/buf.h"
 
 enum sl_rtmp_msg_type {
@@ -50,6 +52,23 @@ enum sl_rtmp_bw_limit {
 
 /* The chunk stream id for protocol control and user control messages. */
 #define SL_RTMP_CSID_CONTROL 2
+
+/* RTMP's 32-bit millisecond timestamps, unwrapped to 64 bits: each message moves
+ * the clock by the signed 32-bit difference from the previous one. Zero it to
+ * start a new stream. */
+typedef struct sl_rtmp_clock {
+    bool started;
+    uint32_t last;
+    int64_t ms;
+} sl_rtmp_clock_t;
+
+static inline int64_t sl_rtmp_clock_unwrap(sl_rtmp_clock_t *c, uint32_t ts)
+{
+    c->ms = c->started ? c->ms + (int32_t)(ts - c->last) : (int64_t)ts;
+    c->started = true;
+    c->last = ts;
+    return c->ms;
+}
 
 /* Set Chunk Size: size must be 1..SL_RTMP_MAX_CHUNK_SIZE, the range our reader and
  * every sane peer accept. */

@@ -56,9 +56,7 @@ typedef struct rtmp_session {
 
     /* Publishing. */
     sl_stream_t *stream;
-    bool ts_started;
-    uint32_t last_ts; /* last 32-bit message timestamp seen */
-    int64_t ts_ms;    /* the same, unwrapped */
+    sl_rtmp_clock_t clock; /* message timestamps, unwrapped */
     bool warned_codec;
 
     /* Playing. */

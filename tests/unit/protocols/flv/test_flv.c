@@ -658,6 +658,50 @@ static void test_demuxer_errors(void **state)
     free(r);
 }
 
+typedef struct seen {
+    int n;
+    uint8_t types[4];
+    int64_t ts[4];
+    size_t lens[4];
+} seen_t;
+
+static int record_tag(void *arg, uint8_t type, int64_t ts_ms, sl_buf_t *buf, const uint8_t *body, size_t len)
+{
+    seen_t *s = arg;
+    assert_true(s->n < 4 && body >= buf->data && body + len <= buf->data + buf->len);
+    s->types[s->n] = type;
+    s->ts[s->n] = ts_ms;
+    s->lens[s->n++] = len;
+    return SL_OK;
+}
+
+/* An aggregate message: tags at 1000 and 1040 (their own clock) delivered at the
+ * message's 5000 and 5040; a tag of another type is skipped; a cut run is refused. */
+static void test_aggregate(void **state)
+{
+    static const uint8_t run[] = {
+        9, 0, 0, 2, 0, 0x03, 0xe8, 0, 0, 0, 0, 0x17, 0x01, 0, 0, 0, 13,   /* video, 2 bytes, ts 1000 */
+        7, 0, 0, 1, 0, 0x04, 0x10, 0, 0, 0, 0, 0xaa, 0, 0, 0, 12,         /* type 7: skipped */
+        8, 0, 0, 1, 0, 0x04, 0x10, 0, 0, 0, 0, 0xaf, 0, 0, 0, 12,         /* audio, 1 byte, ts 1040 */
+    };
+    sl_buf_t *buf = sl_buf_new(sizeof(run));
+    assert_non_null(buf);
+    memcpy(buf->data, run, sizeof(run));
+    buf->len = sizeof(run);
+    seen_t s = {0};
+    assert_int_equal(sl_flv_aggregate_foreach(buf, buf->data, buf->len, 5000, record_tag, &s), SL_OK);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.types[0], SL_FLV_TAG_VIDEO);
+    assert_int_equal(s.ts[0], 5000);
+    assert_int_equal(s.lens[0], 2);
+    assert_int_equal(s.types[1], SL_FLV_TAG_AUDIO);
+    assert_int_equal(s.ts[1], 5040);
+    assert_int_equal(s.lens[1], 1);
+    seen_t cut = {0};
+    assert_int_equal(sl_flv_aggregate_foreach(buf, buf->data, buf->len - 3, 5000, record_tag, &cut), SL_ERR_PROTO);
+    sl_buf_unref(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_demuxer_any_split),
         cmocka_unit_test(test_demuxer_timestamp_wrap),
         cmocka_unit_test(test_demuxer_errors),
+        cmocka_unit_test(test_aggregate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
