@@ -58,7 +58,6 @@ static wr_in_track_t *track_new(wr_peer_t *p, int index)
     wr_in_track_t *t = calloc(1, sizeof(*t));
     if (t == NULL) return NULL;
     t->peer = p;
-    t->index = index;
     t->media = tr->media;
     t->codec = tr->codec;
     t->pt = tr->pt;

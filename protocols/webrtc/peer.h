@@ -62,7 +62,6 @@ typedef enum wr_state {
 /* A WHIP track we receive. */
 typedef struct wr_in_track {
     wr_peer_t *peer;
-    int index; /* in peer->tracks */
     uint8_t media, codec, pt;
     uint32_t clock;
     uint32_t ssrc; /* learned from the first packet */
