@@ -35,6 +35,7 @@ struct sl_stream {
 
     sl_list_t subscribers;
     size_t subscriber_count;
+    size_t passive_count; /* of which passive */
     void *outputs[SL_OUTPUT_COUNT];
     void (*keyframe_request)(void *arg); /* the publisher's, while it publishes */
     void *keyframe_request_arg;
@@ -422,8 +423,18 @@ void sl_subscriber_detach(sl_subscriber_t *sub)
     sl_list_remove(&sub->link);
     sub->stream = NULL;
     s->subscriber_count--;
+    if (sub->passive) s->passive_count--;
     stream_free_if_unused(s);
 }
+
+void sl_subscriber_set_passive(sl_subscriber_t *sub)
+{
+    if (sub->stream == NULL || sub->passive) return;
+    sub->passive = true;
+    sub->stream->passive_count++;
+}
+
+size_t sl_stream_viewers(const sl_stream_t *s) { return s->subscriber_count - s->passive_count; }
 
 void sl_stream_on_keyframe_request(sl_stream_t *s, void (*fn)(void *arg), void *arg)
 {

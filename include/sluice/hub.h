@@ -48,6 +48,7 @@ struct sl_subscriber {
     uint64_t behind_since_ms; /* when it last had taken every frame (or joined) */
     uint64_t last_skip_ms;    /* when it last skipped to a keyframe */
     uint64_t frames_taken, frames_skipped;
+    bool passive; /* see sl_subscriber_set_passive */
 };
 
 /* Told when any stream starts or stops being published: how outputs that run
@@ -113,6 +114,12 @@ int sl_hub_subscribe(sl_hub_t *hub, const char *key, sl_subscriber_t *sub,
  * the publisher left and everything was taken, sl_subscriber_eof is true. */
 sl_frame_t *sl_subscriber_next(sl_subscriber_t *sub);
 bool sl_subscriber_eof(const sl_subscriber_t *sub);
+/* Marks a subscriber that runs whether or not anyone watches (the HLS muxer): it
+ * does not count in sl_stream_viewers, so a pulled stream can go idle under it. */
+void sl_subscriber_set_passive(sl_subscriber_t *sub);
+/* Subscribers that are not passive: players, the RTP output of RTSP and WebRTC
+ * players, relay pushes. */
+size_t sl_stream_viewers(const sl_stream_t *s);
 /* Detaches (idempotent); the stream is freed if it was the last user. */
 void sl_subscriber_detach(sl_subscriber_t *sub);
 

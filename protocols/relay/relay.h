@@ -1,6 +1,7 @@
-/* Cluster relay: streams pushed to other servers (relay.push). See docs/relay.md.
- * Each push appears in the API as an RTMP client playing the stream (its remote
- * address is the target's). */
+/* Cluster relay: streams pushed to other servers (relay.push) and streams pulled
+ * from origins when a player asks for them (relay.pull). See docs/relay.md.
+ * Each push appears in the API as an RTMP client playing the stream, each pull as a
+ * client publishing it (their remote address is the other server's). */
 #ifndef SLUICE_PROTOCOLS_RELAY_RELAY_H
 #define SLUICE_PROTOCOLS_RELAY_RELAY_H
 
@@ -12,12 +13,43 @@ int sl_relay_start(sl_server_t *srv) SL_MUST_CHECK;
 /* Stops every push (server shutdown), before the hub goes. */
 void sl_relay_stop(sl_server_t *srv);
 
+/* A player asking for a stream the hub does not have: when a relay.pull rule covers
+ * it, the player waits for the pull instead of failing at once. Embedded in the
+ * player's session. */
+typedef struct sl_relay_wait sl_relay_wait_t;
+struct sl_relay_wait {
+    /* Called once, from the loop, never from inside sl_relay_wait:
+     *   SL_OK            the stream is in the hub with its codec configs and a
+     *                    keyframe: look it up or subscribe again now;
+     *   SL_ERR_NOT_FOUND no origin has the stream;
+     *   SL_ERR_TIMEOUT   relay.pull_timeout_ms passed first;
+     *   SL_ERR_CLOSED    the server is shutting down.
+     * The wait is over when it is called: no cancel needed. */
+    void (*done)(sl_relay_wait_t *w, int status);
+    /* Private. */
+    sl_list_t link;
+    uint64_t deadline_ms;
+};
+
+/* Waits for `key` (a valid stream key the hub does not have), starting its pull if
+ * none runs: SL_OK, and w->done will be called (w must stay put until then or until
+ * sl_relay_wait_cancel). SL_ERR_NOT_FOUND, at once and without calling done, when no
+ * relay.pull rule matches key; SL_ERR_NOMEM. */
+int sl_relay_wait(sl_server_t *srv, const char *key, sl_relay_wait_t *w) SL_MUST_CHECK;
+/* The player went away before done: done will not be called. Idempotent, and safe
+ * on a wait whose done was called and on a zeroed one that never waited. */
+void sl_relay_wait_cancel(sl_relay_wait_t *w);
+/* A player that holds no hub subscription while it plays (HLS: each request is on
+ * its own) fetched part of `key`: keeps the stream's pull from going idle. */
+void sl_relay_touch(sl_server_t *srv, const char *key);
+
 /* What the API shows of a relay session. */
 typedef struct sl_relay_info {
     uint64_t id;          /* its client id */
-    const char *kind;     /* "push" */
+    const char *kind;     /* "push" or "pull" */
     const char *stream;   /* the local stream key */
-    const char *target;   /* the URL of the rule */
+    const char *target;   /* push: the URL of the rule; pull: the origin of the
+                           * current (or last) attempt, credentials left out */
     const char *state;    /* "waiting" (backoff), "connecting", "live" */
     uint32_t retries;     /* connection attempts that failed */
     uint64_t bytes_out;
