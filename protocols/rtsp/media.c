@@ -7,21 +7,14 @@
 
 #include <openssl/rand.h>
 
-#include "protocols/rtp/reorder.h"
+#include "protocols/rtp/ingest.h"
 #include "protocols/rtp/output.h"
 #include "protocols/rtp/rtcp.h"
-#include "protocols/rtp/rtp_aac.h"
-#include "protocols/rtp/rtp_h264.h"
-#include "protocols/rtp/rtp_h265.h"
-#include "protocols/rtp/rtp_opus.h"
 #include "protocols/rtp/sdp.h"
-#include "protocols/rtsp/media.h"
+#include "protocols/rtsp/session.h"
 #include "sluice/admit.h"
 #include "sluice/log.h"
 
-/* Reordering over UDP: how many packets, and how long a gap may hold them. */
-#define REORDER_WINDOW 128
-#define REORDER_DELAY_MS 300
 /* Sender reports to players, per track. */
 #define SR_INTERVAL_MS 5000
 
@@ -41,116 +34,25 @@ static uint32_t random_u32(void)
 
 /* ---- publishing: RTP in ------------------------------------------------- */
 
-struct rtsp_media_in {
-    rtsp_session_t *s;
-    rtsp_track_t *t;
-    sl_frame_t *config; /* from the SDP, pushed when publishing starts, or NULL */
-    sl_rtcp_rx_stats_t rx; /* for the receiver reports we send the publisher */
-    uint32_t source_ssrc;
-    sl_rtp_reorder_t reorder;
-    union {
-        sl_rtp_nal_depacketizer_t nal;
-        sl_rtp_aac_depack_t aac;
-        sl_rtp_opus_depack_t opus;
-    } d;
-};
-
+/* A frame of a publisher's track: into its stream once RECORD started it. */
 static int emit_frame(void *arg, sl_frame_t *f)
 {
-    rtsp_media_in_t *in = arg;
-    rtsp_session_t *s = in->s;
+    rtsp_session_t *s = arg;
     if (s->stream == NULL) return SL_OK;
     return sl_stream_push(s->stream, f, uv_now(s->srv->loop));
-}
-
-/* A packet released in order by the reorder buffer. */
-static int depacketize(void *arg, sl_buf_t *pkt, uint32_t lost_before)
-{
-    rtsp_media_in_t *in = arg;
-    sl_rtp_packet_t p;
-    if (sl_rtp_parse(pkt->data, pkt->len, &p) != SL_OK || p.payload_type != in->t->pt) return SL_OK;
-    uint64_t now = uv_now(in->s->srv->loop);
-    in->source_ssrc = p.ssrc;
-    (void)sl_rtcp_rx_packet(&in->rx, p.seq, p.timestamp, (uint32_t)(now * in->t->clock / 1000));
-    switch (in->t->codec) {
-    case SL_CODEC_H264: return sl_rtp_h264_depacketize(&in->d.nal, &p, emit_frame, in);
-    case SL_CODEC_H265: return sl_rtp_h265_depacketize(&in->d.nal, &p, emit_frame, in);
-    case SL_CODEC_AAC: return sl_rtp_aac_depack_push(&in->d.aac, &p);
-    case SL_CODEC_OPUS: return sl_rtp_opus_depack_push(&in->d.opus, &p);
-    default: return SL_OK;
-    }
-}
-
-int sl__rtsp_media_in_new(rtsp_session_t *s, rtsp_track_t *t, const rtsp_sdp_media_t *m)
-{
-    rtsp_media_in_t *in = calloc(1, sizeof(*in));
-    if (in == NULL) return SL_ERR_NOMEM;
-    in->s = s;
-    in->t = t;
-    sl_rtcp_rx_init(&in->rx);
-    int rc = sl_rtp_reorder_init(&in->reorder, REORDER_WINDOW, REORDER_DELAY_MS, depacketize, in);
-    if (rc != SL_OK) {
-        free(in);
-        return rc;
-    }
-    switch (t->codec) {
-    case SL_CODEC_H264:
-        sl_rtp_h264_depacketizer_init(&in->d.nal);
-        if (m->ps_len[1] > 0 && m->ps_len[2] > 0)
-            rc = sl_rtp_h264_depacketizer_set_sprop(&in->d.nal, m->ps[1], m->ps_len[1], m->ps[2], m->ps_len[2]);
-        break;
-    case SL_CODEC_H265:
-        sl_rtp_h265_depacketizer_init(&in->d.nal);
-        if (m->ps_len[0] > 0 && m->ps_len[1] > 0 && m->ps_len[2] > 0)
-            rc = sl_rtp_h265_depacketizer_set_sprop(&in->d.nal, m->ps[0], m->ps_len[0], m->ps[1], m->ps_len[1],
-                                                    m->ps[2], m->ps_len[2]);
-        break;
-    case SL_CODEC_AAC: rc = sl_rtp_aac_depack_init(&in->d.aac, &m->aac, emit_frame, in); break;
-    case SL_CODEC_OPUS: sl_rtp_opus_depack_init(&in->d.opus, emit_frame, in); break;
-    default: rc = SL_ERR_UNSUPPORTED;
-    }
-    if (rc != SL_OK) {
-        sl_rtp_reorder_free(&in->reorder);
-        free(in);
-        return rc;
-    }
-    t->in = in;
-    return SL_OK;
-}
-
-static void media_in_free(rtsp_track_t *t)
-{
-    rtsp_media_in_t *in = t->in;
-    if (in == NULL) return;
-    sl_rtp_reorder_free(&in->reorder);
-    sl_frame_unref(in->config);
-    if (t->codec == SL_CODEC_H264 || t->codec == SL_CODEC_H265) sl_rtp_h264_depacketizer_free(&in->d.nal);
-    if (t->codec == SL_CODEC_AAC) sl_rtp_aac_depack_free(&in->d.aac);
-    free(in);
-    t->in = NULL;
 }
 
 int sl__rtsp_on_rtp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len)
 {
     if (s->state != RTSP_RECORDING || t->in == NULL) return SL_OK;
-    uint64_t now = uv_now(s->srv->loop);
-    int rc = sl_rtp_reorder_push(&t->in->reorder, data, len, now);
-    if (rc == SL_OK) rc = sl_rtp_reorder_poll(&t->in->reorder, now);
-    /* A malformed packet is dropped, not fatal: UDP brings all sorts. */
-    return rc == SL_ERR_PROTO ? SL_OK : rc;
+    return sl_rtp_ingest_packet(t->in, data, len, uv_now(s->srv->loop));
 }
 
 /* A publisher's sender reports give the LSR/DLSR of our receiver reports; a
  * player's receiver reports only keep its session alive (the caller noted that). */
 void sl__rtsp_on_rtcp(rtsp_session_t *s, rtsp_track_t *t, const uint8_t *data, size_t len)
 {
-    if (t->in == NULL) return;
-    size_t pos = 0;
-    sl_rtcp_packet_t p;
-    sl_rtcp_report_t r;
-    while (sl_rtcp_next(data, len, &pos, &p) == 1)
-        if (p.type == SL_RTCP_SR && sl_rtcp_parse_report(&p, &r) == SL_OK)
-            sl_rtcp_rx_sr(&t->in->rx, r.sender.ntp, uv_now(s->srv->loop));
+    if (t->in != NULL) sl_rtp_ingest_rtcp(t->in, data, len, uv_now(s->srv->loop));
 }
 
 /* Sends an RTCP packet on the track's RTCP channel or port. */
@@ -173,12 +75,11 @@ void sl__rtsp_send_receiver_reports(rtsp_session_t *s)
     s->last_report_ms = now;
     for (int i = 0; i < s->track_count; i++) {
         rtsp_track_t *t = &s->tracks[i];
-        if (!t->setup || t->in == NULL || !t->in->rx.started) continue;
-        sl_rtcp_report_block_t rb;
-        sl_rtcp_rx_report(&t->in->rx, t->in->source_ssrc, now, &rb);
+        if (!t->setup || t->in == NULL) continue;
         sl_bytes_t rtcp;
         sl_bytes_init(&rtcp);
-        if (sl_rtcp_build_rr_sdes(&rtcp, (uint32_t)s->id, &rb, "sluice", 6) == SL_OK) (void)send_rtcp(s, t, &rtcp);
+        /* Nothing to report before the first packet (SL_ERR_AGAIN). */
+        if (sl_rtp_ingest_report(t->in, (uint32_t)s->id, now, &rtcp) == SL_OK) (void)send_rtcp(s, t, &rtcp);
         sl_bytes_free(&rtcp);
     }
 }
@@ -192,8 +93,8 @@ int sl__rtsp_start_publish(rtsp_session_t *s)
     /* The SDP's codec configs go first, so every output knows every track before
      * the first media frame (RTP brings configs in-band only with the media). */
     for (int i = 0; i < s->track_count && rc == SL_OK; i++) {
-        rtsp_media_in_t *in = s->tracks[i].in;
-        if (in != NULL && in->config != NULL) rc = sl_stream_push(s->stream, in->config, uv_now(s->srv->loop));
+        sl_frame_t *config = s->tracks[i].in != NULL ? sl_rtp_ingest_config(s->tracks[i].in) : NULL;
+        if (config != NULL) rc = sl_stream_push(s->stream, config, uv_now(s->srv->loop));
     }
     return rc;
 }
@@ -242,7 +143,7 @@ void sl__rtsp_stop_media(rtsp_session_t *s)
 {
     if (s->state == RTSP_RECORDING && s->stream != NULL) {
         for (int i = 0; i < s->track_count; i++)
-            if (s->tracks[i].in != NULL && sl_rtp_reorder_flush(&s->tracks[i].in->reorder) != SL_OK)
+            if (s->tracks[i].in != NULL && sl_rtp_ingest_flush(s->tracks[i].in) != SL_OK)
                 SL_DEBUG("client %llu rtsp: last packets of track %d dropped", (unsigned long long)s->id, i);
         SL_INFO("client %llu rtsp unpublish %s", (unsigned long long)s->id, s->key);
         sl_stream_unpublish(s->stream);
@@ -265,7 +166,7 @@ void sl__rtsp_stop_media(rtsp_session_t *s)
 void sl__rtsp_free_tracks(rtsp_session_t *s)
 {
     for (int i = 0; i < s->track_count; i++) {
-        media_in_free(&s->tracks[i]);
+        sl_rtp_ingest_free(s->tracks[i].in);
         sl__rtsp_udp_close(&s->tracks[i]);
     }
     memset(s->tracks, 0, sizeof(s->tracks));
@@ -362,74 +263,17 @@ int sl__rtsp_take_packets(rtsp_session_t *s)
 
 /* ---- tracks from an SDP (ANNOUNCE) or from a stream (DESCRIBE) -------------- */
 
-/* The parameter sets of a config record, as sprop values would give them. */
-static void media_from_config(rtsp_sdp_media_t *m, const sl_sdp_media_t *sm, uint8_t pt, sl_codec_t codec)
-{
-    sl_bytes_t units;
-    sl_bytes_init(&units);
-    static const char *const keys[2][3] = {{NULL, "sprop-parameter-sets", NULL}, {"sprop-vps", "sprop-sps", "sprop-pps"}};
-    if (codec == SL_CODEC_H264) {
-        /* SPS and PPS come together in sprop-parameter-sets. */
-        const char *v = sl_sdp_fmtp_get(sm, pt, keys[0][1]);
-        if (v != NULL && sl_sdp_sprop_decode(v, &units) == SL_OK) {
-            sl_reader_t r;
-            sl_reader_init(&r, units.data, units.len);
-            for (int i = 1; i <= 2 && sl_reader_left(&r) >= 4; i++) {
-                uint32_t n = sl_rd_be32(&r);
-                const uint8_t *nal = sl_rd_bytes(&r, n);
-                if (nal != NULL && n <= sizeof(m->ps[i])) {
-                    memcpy(m->ps[i], nal, n);
-                    m->ps_len[i] = n;
-                }
-            }
-        }
-    } else if (codec == SL_CODEC_H265) {
-        for (int i = 0; i < 3; i++) {
-            const char *v = sl_sdp_fmtp_get(sm, pt, keys[1][i]);
-            units.len = 0;
-            if (v == NULL || sl_sdp_sprop_decode(v, &units) != SL_OK || units.len < 4) continue;
-            uint32_t n = (uint32_t)units.data[0] << 24 | units.data[1] << 16 | units.data[2] << 8 | units.data[3];
-            if (n <= units.len - 4 && n <= sizeof(m->ps[i])) {
-                memcpy(m->ps[i], units.data + 4, n);
-                m->ps_len[i] = n;
-            }
-        }
-    }
-    sl_bytes_free(&units);
-}
-
+/* A publisher's track from one SDP media section. */
 static int track_from_sdp(rtsp_session_t *s, const sl_sdp_media_t *sm)
 {
-    if (sm->pt_count == 0 || s->track_count == RTSP_MAX_TRACKS) return SL_ERR_UNSUPPORTED;
-    uint8_t pt = sm->pts[0];
-    const sl_sdp_rtpmap_t *map = sl_sdp_rtpmap_get(sm, pt);
-    sl_codec_t codec = map != NULL ? sl_sdp_codec_of(map) : SL_CODEC_NONE;
-    if (codec == SL_CODEC_NONE || map->clock == 0) return SL_ERR_UNSUPPORTED;
-    rtsp_track_t *t = &s->tracks[s->track_count];
-    memset(t, 0, sizeof(*t));
-    t->media = codec == SL_CODEC_H264 || codec == SL_CODEC_H265 ? SL_MEDIA_VIDEO : SL_MEDIA_AUDIO;
-    t->codec = (uint8_t)codec;
-    t->pt = pt;
-    t->clock = map->clock;
-    snprintf(t->control, sizeof(t->control), "%s", sm->control != NULL ? sm->control : "");
-    rtsp_sdp_media_t m;
-    memset(&m, 0, sizeof(m));
-    media_from_config(&m, sm, pt, codec);
-    if (codec == SL_CODEC_AAC) {
-        const sl_sdp_fmtp_t *fmtp = sl_sdp_fmtp_of(sm, pt);
-        sl_rtp_aac_params_default(&m.aac);
-        if (fmtp != NULL && sl_rtp_aac_parse_fmtp(fmtp->raw, strlen(fmtp->raw), &m.aac) != SL_OK) return SL_ERR_PROTO;
-        m.aac.clock_rate = map->clock;
-    }
-    int rc = sl__rtsp_media_in_new(s, t, &m);
+    if (s->track_count == RTSP_MAX_TRACKS) return SL_ERR_UNSUPPORTED;
+    sl_rtp_ingest_t *in;
+    int rc = sl_rtp_ingest_new(sm, emit_frame, s, &in);
     if (rc != SL_OK) return rc;
-    s->track_count++;
-    sl_bytes_t config;
-    sl_bytes_init(&config);
-    sl_codec_t config_codec;
-    if (sl_sdp_media_config(sm, pt, &config_codec, &config) == SL_OK && config.len > 0)
-        t->in->config = sl_frame_copy_of(t->media, codec, SL_FRAME_CONFIG, 0, 0, config.data, config.len);
-    sl_bytes_free(&config);
+    const sl_rtp_ingest_info_t *info = sl_rtp_ingest_info(in);
+    rtsp_track_t *t = &s->tracks[s->track_count++];
+    *t = (rtsp_track_t){.media = info->media, .codec = info->codec, .pt = info->pt, .clock = info->clock, .in = in};
+    snprintf(t->control, sizeof(t->control), "%s", sm->control != NULL ? sm->control : "");
     return SL_OK;
 }
 

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "protocols/rtp/ingest.h"
 #include "sluice/http.h"
 #include "sluice/iobatch.h"
 #include "sluice/server.h"
@@ -15,7 +16,6 @@
 
 typedef struct rtsp_session rtsp_session_t;
 typedef struct rtsp_udp rtsp_udp_t;
-typedef struct rtsp_media_in rtsp_media_in_t;
 
 typedef struct rtsp_track {
     bool setup;      /* SETUP done */
@@ -28,7 +28,7 @@ typedef struct rtsp_track {
     bool tcp;
     uint8_t channel; /* RTP channel; RTCP is channel + 1 */
     rtsp_udp_t *udp;
-    rtsp_media_in_t *in; /* publishing: reorder + depacketizer */
+    sl_rtp_ingest_t *in; /* publishing: reorder, depacketizer, receiver stats; owned */
     uint32_t packets, octets; /* playing: sent, for sender reports */
     uint32_t last_rtp_ts;     /* of the last packet sent, */
     uint64_t last_send_us;    /* and when (Unix microseconds) */
