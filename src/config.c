@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "protocols/relay/source.h"
 #include "protocols/relay/url.h"
 #include "sluice/http_client.h"
 #include "sluice/log.h"
@@ -34,7 +35,9 @@
  * cost quadratic time before the walk saw it. */
 #define SKIP_MAX_DEPTH 32
 
-enum key_type { KT_SECTION, KT_BOOL, KT_U32, KT_INT, KT_STRING, KT_LOG_LEVEL, KT_LISTEN, KT_PORT_RANGE, KT_RULES };
+enum key_type {
+    KT_SECTION, KT_BOOL, KT_U32, KT_INT, KT_STRING, KT_LOG_LEVEL, KT_LISTEN, KT_PORT_RANGE, KT_RULES, KT_SOURCES
+};
 
 struct key_def {
     const char *path;  /* dotted key, spelled as the field path in sl_config_t */
@@ -57,6 +60,7 @@ struct key_def {
 #define LISTEN(f) { #f, KT_LISTEN, FIELD(f, sl_listen_list_t), 1, SL_CONFIG_MAX_LISTEN }
 #define PORT_RANGE(f) { #f, KT_PORT_RANGE, FIELD(f, sl_port_range_t), 1024, 65535 }
 #define RULES(f) { #f, KT_RULES, FIELD(f, sl_rule_list_t), 0, SL_CONFIG_MAX_RULES }
+#define SOURCES(f) { #f, KT_SOURCES, FIELD(f, sl_source_list_t), 0, SL_CONFIG_MAX_SOURCES }
 
 /* Every key the file may hold. A key inside a section needs its SECTION row. Keep
  * config/sluice.yaml and docs/config.md in step with this table. */
@@ -121,6 +125,10 @@ static const struct key_def keys[] = {
 
     SECTION(relay),
     RULES(relay.push),
+    RULES(relay.pull),
+    SOURCES(relay.sources),
+    U32(relay.pull_timeout_ms, 1000, 120000),
+    U32(relay.idle_timeout_ms, 1000, 3600000),
     U32(relay.retry_max_ms, 1000, 600000),
 
     SECTION(api),
@@ -204,6 +212,8 @@ void sl_config_defaults(sl_config_t *cfg)
     strcpy(cfg->auth.play.apps, "*");
     cfg->hooks.timeout_ms = 3000;
 
+    cfg->relay.pull_timeout_ms = 10000;
+    cfg->relay.idle_timeout_ms = 10000;
     cfg->relay.retry_max_ms = 30000;
 
     cfg->api.enabled = true;
@@ -672,18 +682,34 @@ static bool set_port_range(struct parse *p, const struct key_def *k, const yaml_
     return true;
 }
 
+/* Where a list of strings keeps its rows and its count: relay.push and relay.pull
+ * (sl_rule_list_t) or relay.sources (sl_source_list_t). */
+static char *rule_row(struct parse *p, const struct key_def *k, int i, size_t *row_max, int **count)
+{
+    if (k->type == KT_SOURCES) {
+        sl_source_list_t *l = field(p, k);
+        *row_max = SL_CONFIG_SOURCE_MAX;
+        *count = &l->count;
+        return l->rule[i];
+    }
+    sl_rule_list_t *l = field(p, k);
+    *row_max = SL_CONFIG_RULE_MAX;
+    *count = &l->count;
+    return l->rule[i];
+}
+
 /* A list of rule strings ("pattern url url..."): a sequence of scalars, each
- * shorter than SL_CONFIG_RULE_MAX without control characters. Consumes the value. */
+ * shorter than its row without control characters. Consumes the value. Written in
+ * place: a list with an error fails the whole parse, which then keeps nothing. */
 static bool set_rules(struct parse *p, const struct key_def *k, const yaml_event_t *val, bool *ok)
 {
     char buf[SHOW_BUF];
-    sl_rule_list_t list;
-    memset(&list, 0, sizeof(list));
+    size_t row_max;
+    int *count;
+    (void)rule_row(p, k, 0, &row_max, &count);
+    *count = 0;
     *ok = true;
-    if (is_null(val)) {
-        memcpy(field(p, k), &list, sizeof(list));
-        return true;
-    }
+    if (is_null(val)) return true;
     if (val->type != YAML_SEQUENCE_START_EVENT) {
         report(p, &val->start_mark, "%s: expected a list of strings, got %s", k->path, describe(buf, val));
         *ok = false;
@@ -697,23 +723,24 @@ static bool set_rules(struct parse *p, const struct key_def *k, const yaml_event
             break;
         }
         const char *text = item.type == YAML_SCALAR_EVENT ? scalar_text(&item) : NULL;
-        bool bad = text == NULL || strlen(text) >= SL_CONFIG_RULE_MAX;
+        bool bad = text == NULL || strlen(text) >= row_max;
         for (const char *c = text; !bad && *c; c++) bad = (unsigned char)*c < 0x20 || *c == 0x7f;
-        if (list.count == SL_CONFIG_MAX_RULES) {
-            report(p, &item.start_mark, "%s: at most %d rules", k->path, SL_CONFIG_MAX_RULES);
+        if (*count == (int)k->max) {
+            report(p, &item.start_mark, "%s: at most %u %s", k->path, k->max,
+                   k->type == KT_SOURCES ? "sources" : "rules");
             *ok = false;
         } else if (bad) {
-            report(p, &item.start_mark, "%s: expected a string of at most %d bytes, got %s", k->path,
-                   SL_CONFIG_RULE_MAX - 1, describe(buf, &item));
+            report(p, &item.start_mark, "%s: expected a string of at most %zu bytes, got %s", k->path, row_max - 1,
+                   describe(buf, &item));
             *ok = false;
         } else {
-            snprintf(list.rule[list.count++], SL_CONFIG_RULE_MAX, "%s", text);
+            snprintf(rule_row(p, k, *count, &row_max, &count), row_max, "%s", text);
+            (*count)++;
         }
         bool more = skip_node(p, &item);
         yaml_event_delete(&item);
         if (!more) return false;
     }
-    if (*ok) memcpy(field(p, k), &list, sizeof(list));
     return true;
 }
 
@@ -733,7 +760,7 @@ static bool apply(struct parse *p, int i, const yaml_event_t *val)
         if (is_null(val)) return true;
         report(p, &val->start_mark, "%s: expected a mapping, got %s", k->path,
                describe(buf, val));
-    } else if (k->type == KT_LISTEN || k->type == KT_RULES) {
+    } else if (k->type == KT_LISTEN || k->type == KT_RULES || k->type == KT_SOURCES) {
         /* These consume the whole value, a sequence included. */
         bool more = k->type == KT_LISTEN ? set_listen(p, k, val, &ok) : set_rules(p, k, val, &ok);
         p->state[i].failed = !ok;
@@ -868,9 +895,8 @@ static void check_hook_url(struct parse *p, const char *key)
 }
 
 /* "PATTERN rtmp://host/app ...": a glob and at least one RTMP URL. */
-static void check_push_rules(struct parse *p)
+static void check_relay_rules(struct parse *p, const char *key, const sl_rule_list_t *rules)
 {
-    const sl_rule_list_t *rules = &p->cfg.relay.push;
     for (int i = 0; i < rules->count; i++) {
         char copy[SL_CONFIG_RULE_MAX], *save = NULL;
         snprintf(copy, sizeof(copy), "%s", rules->rule[i]);
@@ -879,13 +905,35 @@ static void check_push_rules(struct parse *p)
         for (const char *url = strtok_r(NULL, " ", &save); url != NULL; url = strtok_r(NULL, " ", &save), targets++) {
             sl_rtmp_url_t u;
             if (sl_rtmp_url_parse(url, &u) != SL_OK) {
-                report(p, mark_of(p, "relay.push"), "relay.push[%d]: \"%s\" is not an rtmp:// URL", i, url);
+                report(p, mark_of(p, key), "%s[%d]: \"%s\" is not an rtmp:// URL", key, i, url);
                 return;
             }
         }
         if (pattern == NULL || targets == 0)
-            report(p, mark_of(p, "relay.push"), "relay.push[%d]: expected \"PATTERN rtmp://host/app ...\", got \"%s\"",
-                   i, rules->rule[i]);
+            report(p, mark_of(p, key), "%s[%d]: expected \"PATTERN rtmp://host/app ...\", got \"%s\"", key, i,
+                   rules->rule[i]);
+    }
+}
+
+/* "KEY URL [options]", each key once. */
+static void check_sources(struct parse *p)
+{
+    const sl_source_list_t *list = &p->cfg.relay.sources;
+    sl_source_spec_t spec;
+    const char *why;
+    for (int i = 0; i < list->count; i++) {
+        if (sl_source_spec_parse(list->rule[i], &spec, &why) != SL_OK) {
+            report(p, mark_of(p, "relay.sources"), "relay.sources[%d]: %s", i, why);
+            continue;
+        }
+        size_t n = strlen(spec.key);
+        for (int j = 0; j < i; j++) {
+            if (strncmp(list->rule[j], spec.key, n) == 0 && list->rule[j][n] == ' ') {
+                report(p, mark_of(p, "relay.sources"), "relay.sources[%d]: %s is already relay.sources[%d]", i,
+                       spec.key, j);
+                break;
+            }
+        }
     }
 }
 
@@ -909,7 +957,9 @@ static void check_cross(struct parse *p)
     static const char *const hooks[] = {"hooks.on_publish", "hooks.on_unpublish", "hooks.on_play", "hooks.on_stop",
                                         "hooks.on_record"};
     for (size_t i = 0; i < SL_ARRAY_SIZE(hooks); i++) check_hook_url(p, hooks[i]);
-    check_push_rules(p);
+    check_relay_rules(p, "relay.push", &p->cfg.relay.push);
+    check_relay_rules(p, "relay.pull", &p->cfg.relay.pull);
+    check_sources(p);
 }
 
 int sl_config_parse(sl_config_t *cfg, const char *name, const char *text, size_t len,

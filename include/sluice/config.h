@@ -38,6 +38,15 @@ typedef struct sl_rule_list {
     int count;
 } sl_rule_list_t;
 
+/* relay.sources: "KEY URL [transport=tcp|udp|auto] [always_on]", one per camera or
+ * remote stream; hundreds are expected, so the list is long and its rows short. */
+#define SL_CONFIG_MAX_SOURCES 1024
+#define SL_CONFIG_SOURCE_MAX 512
+typedef struct sl_source_list {
+    char rule[SL_CONFIG_MAX_SOURCES][SL_CONFIG_SOURCE_MAX];
+    int count;
+} sl_source_list_t;
+
 typedef struct sl_config {
     int log_level; /* sl_log_level, key "log_level": error | warn | info | debug */
 
@@ -113,11 +122,20 @@ typedef struct sl_config {
                                    (no answer, error), default false: deny */
     } hooks;
 
-    /* relay: streams pushed to other servers (docs/relay.md). */
+    /* relay: streams pushed to other servers and pulled from them (docs/relay.md). */
     struct {
         sl_rule_list_t push;   /* relay.push: "PATTERN rtmp://host/app ...": every stream whose
                                   key matches the glob PATTERN is republished to each target
                                   app under its own name; default none */
+        sl_rule_list_t pull;   /* relay.pull: "PATTERN rtmp://origin/app ...": a player asking
+                                  for a missing stream whose key matches makes it pulled from
+                                  the first origin that has it; default none */
+        sl_source_list_t sources; /* relay.sources: streams pulled from cameras or servers
+                                  (rtsp:// or rtmp://), on demand or always; default none */
+        uint32_t pull_timeout_ms; /* relay.pull_timeout_ms: how long a player waits for a
+                                  pull, 1000..120000, default 10000 */
+        uint32_t idle_timeout_ms; /* relay.idle_timeout_ms: a pull stops this long after its
+                                  last viewer, 1000..3600000, default 10000 */
         uint32_t retry_max_ms; /* relay.retry_max_ms: the longest wait between reconnects
                                   (backoff from 1 s, doubling), default 30000 */
     } relay;

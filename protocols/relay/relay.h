@@ -5,12 +5,13 @@
 #ifndef SLUICE_PROTOCOLS_RELAY_RELAY_H
 #define SLUICE_PROTOCOLS_RELAY_RELAY_H
 
+#include "protocols/relay/source.h"
 #include "sluice/server.h"
 
-/* Follows published streams and pushes those the rules match. A no-op without
- * rules. */
+/* Follows published streams and pushes those the rules match; starts the
+ * always-on sources. */
 int sl_relay_start(sl_server_t *srv) SL_MUST_CHECK;
-/* Stops every push (server shutdown), before the hub goes. */
+/* Stops every push and pull (server shutdown), before the hub goes. */
 void sl_relay_stop(sl_server_t *srv);
 
 /* A player asking for a stream the hub does not have: when a relay.pull rule covers
@@ -52,10 +53,30 @@ typedef struct sl_relay_info {
                            * current (or last) attempt, credentials left out */
     const char *state;    /* "waiting" (backoff), "connecting", "live" */
     uint32_t retries;     /* connection attempts that failed */
-    uint64_t bytes_out;
+    uint64_t bytes_in, bytes_out;
     const char *last_error; /* why the last attempt ended, or NULL */
 } sl_relay_info_t;
 /* Calls fn for every relay session. */
 void sl_relay_foreach(sl_server_t *srv, void (*fn)(const sl_relay_info_t *info, void *arg), void *arg);
+
+/* Sources: streams pulled from cameras or servers (relay.sources, POST
+ * /api/v1/pulls), idle until watched unless always on. */
+typedef struct sl_source_info {
+    uint64_t id;            /* also its client id while it runs */
+    const char *stream;
+    const char *url;        /* password replaced by "***" */
+    const char *transport;  /* "auto", "tcp", "udp"; NULL for rtmp:// */
+    bool on_demand;
+    const char *state;      /* "idle", "connecting", "live", "waiting" */
+    uint32_t retries;
+    uint64_t bytes_in;
+    const char *last_error; /* or NULL */
+} sl_source_info_t;
+/* Adds a source; an always-on one starts at once. SL_ERR_BUSY when its key is a
+ * source already, SL_ERR_NOMEM. A pull of a rule running for that key stops. */
+int sl_relay_add_source(sl_server_t *srv, const sl_source_spec_t *spec, uint64_t *id) SL_MUST_CHECK;
+/* Stops and forgets a source: its stream ends. SL_ERR_NOT_FOUND for another id. */
+int sl_relay_remove_source(sl_server_t *srv, uint64_t id) SL_MUST_CHECK;
+void sl_relay_foreach_source(sl_server_t *srv, void (*fn)(const sl_source_info_t *info, void *arg), void *arg);
 
 #endif

@@ -4,7 +4,8 @@
  *   GET    /api/v1/server
  *   GET    /api/v1/streams                  GET, DELETE /api/v1/streams/{app}/{name}
  *   GET    /api/v1/clients                  GET, DELETE /api/v1/clients/{id}
- *   GET    /api/v1/relays                   relay sessions (pushes)
+ *   GET    /api/v1/relays                   relay sessions (pushes and pulls)
+ *   GET, POST /api/v1/pulls                  DELETE /api/v1/pulls/{id} (sources)
  *   GET    /metrics                         Prometheus text format 0.0.4
  *   GET    /api/query_whole_streams[?top=N] POST /api/query_stream, /api/kick_off_client
  *                                           (XIU's routes and envelope)
@@ -147,6 +148,7 @@ static void add_relay(const sl_relay_info_t *r, void *arg)
     cJSON_AddStringToObject(o, "target", r->target);
     cJSON_AddStringToObject(o, "state", r->state);
     cJSON_AddNumberToObject(o, "retries", r->retries);
+    cJSON_AddNumberToObject(o, "bytes_in", (double)r->bytes_in);
     cJSON_AddNumberToObject(o, "bytes_out", (double)r->bytes_out);
     if (r->last_error != NULL) cJSON_AddStringToObject(o, "last_error", r->last_error);
     else cJSON_AddNullToObject(o, "last_error");
@@ -157,6 +159,98 @@ static int relays(api_t *a, sl_http_conn_t *c)
 {
     cJSON *doc = cJSON_CreateObject();
     sl_relay_foreach(a->srv, add_relay, cJSON_AddArrayToObject(doc, "relays"));
+    return respond_json(c, 200, doc);
+}
+
+/* ---- sources ---------------------------------------------------------------------- */
+
+typedef struct source_filter {
+    cJSON *into;
+    uint64_t id; /* 0: every source */
+} source_filter_t;
+
+static void add_source(const sl_source_info_t *s, void *arg)
+{
+    source_filter_t *f = arg;
+    if (f->id != 0 && s->id != f->id) return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)s->id);
+    cJSON_AddStringToObject(o, "stream", s->stream);
+    cJSON_AddStringToObject(o, "url", s->url);
+    if (s->transport != NULL) cJSON_AddStringToObject(o, "transport", s->transport);
+    else cJSON_AddNullToObject(o, "transport");
+    cJSON_AddBoolToObject(o, "on_demand", s->on_demand);
+    cJSON_AddStringToObject(o, "state", s->state);
+    cJSON_AddNumberToObject(o, "retries", s->retries);
+    cJSON_AddNumberToObject(o, "bytes_in", (double)s->bytes_in);
+    if (s->last_error != NULL) cJSON_AddStringToObject(o, "last_error", s->last_error);
+    else cJSON_AddNullToObject(o, "last_error");
+    cJSON_AddItemToArray(f->into, o);
+}
+
+/* The source entry of a POST body {"stream": "cams/door", "url": "rtsp://...",
+ * "transport": "tcp", "on_demand": true}, as relay.sources writes it. */
+static bool entry_of(const cJSON *body, char *entry, size_t cap)
+{
+    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(body, "stream");
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(body, "url");
+    const cJSON *transport = cJSON_GetObjectItemCaseSensitive(body, "transport");
+    const cJSON *on_demand = cJSON_GetObjectItemCaseSensitive(body, "on_demand");
+    if (!cJSON_IsString(stream) || !cJSON_IsString(url) || (transport != NULL && !cJSON_IsString(transport)) ||
+        (on_demand != NULL && !cJSON_IsBool(on_demand)))
+        return false;
+    /* Words are separated by spaces in an entry: none may hide in a value. */
+    if (strchr(stream->valuestring, ' ') != NULL || strchr(url->valuestring, ' ') != NULL ||
+        (transport != NULL && strchr(transport->valuestring, ' ') != NULL))
+        return false;
+    int n = snprintf(entry, cap, "%s %s%s%s%s", stream->valuestring, url->valuestring,
+                     transport != NULL ? " transport=" : "", transport != NULL ? transport->valuestring : "",
+                     cJSON_IsFalse(on_demand) ? " always_on" : "");
+    return n > 0 && (size_t)n < cap;
+}
+
+static int add_pull(api_t *a, sl_http_conn_t *c, const sl_http_request_t *req)
+{
+    cJSON *body = cJSON_ParseWithLength((const char *)req->body, req->body_len);
+    char entry[SL_CONFIG_SOURCE_MAX];
+    bool ok = cJSON_IsObject(body) && entry_of(body, entry, sizeof(entry));
+    cJSON_Delete(body);
+    if (!ok)
+        return respond_error(c, 400, "expected {\"stream\": \"app/name\", \"url\": \"rtsp://...\", "
+                                     "\"transport\": \"auto|tcp|udp\", \"on_demand\": true}");
+    sl_source_spec_t spec;
+    const char *why;
+    if (sl_source_spec_parse(entry, &spec, &why) != SL_OK) return respond_error(c, 400, why);
+    uint64_t id;
+    int rc = sl_relay_add_source(a->srv, &spec, &id);
+    if (rc == SL_ERR_BUSY) return respond_error(c, 409, "the stream is a source already");
+    if (rc != SL_OK) return respond_error(c, 503, sl_strerror(rc));
+    char shown[SL_CONFIG_SOURCE_MAX];
+    sl_source_url_redact(spec.url, shown, sizeof(shown));
+    SL_INFO("api %s: source %s <- %s added (id %llu)", sl_http_conn_peer(c), spec.key, shown, (unsigned long long)id);
+    cJSON *list = cJSON_CreateArray();
+    source_filter_t f = {.into = list, .id = id};
+    sl_relay_foreach_source(a->srv, add_source, &f);
+    cJSON *doc = cJSON_DetachItemFromArray(list, 0);
+    cJSON_Delete(list);
+    return respond_json(c, 201, doc);
+}
+
+static int pulls(api_t *a, sl_http_conn_t *c, const sl_http_request_t *req, const char *rest)
+{
+    if (rest[0] != '\0') {
+        uint64_t id = parse_id(rest);
+        if (strcmp(req->method, "DELETE") != 0) return respond_error(c, 405, "use DELETE");
+        if (id == 0 || sl_relay_remove_source(a->srv, id) != SL_OK) return respond_error(c, 404, "no such pull");
+        SL_INFO("api %s: source %llu removed", sl_http_conn_peer(c), (unsigned long long)id);
+        return sl_http_respond(c, 204, NULL, NULL, 0);
+    }
+    if (strcmp(req->method, "POST") == 0) return add_pull(a, c, req);
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+        return respond_error(c, 405, "use GET or POST");
+    cJSON *doc = cJSON_CreateObject();
+    source_filter_t f = {.into = cJSON_AddArrayToObject(doc, "pulls")};
+    sl_relay_foreach_source(a->srv, add_source, &f);
     return respond_json(c, 200, doc);
 }
 
@@ -299,6 +393,8 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
     if (strcmp(p, V1 "streams") == 0) return streams(a, c, req, "");
     if (strncmp(p, V1 "streams/", 16) == 0) return streams(a, c, req, p + 16);
     if (strcmp(p, V1 "relays") == 0) return get ? relays(a, c) : respond_error(c, 405, "use GET");
+    if (strcmp(p, V1 "pulls") == 0) return pulls(a, c, req, "");
+    if (strncmp(p, V1 "pulls/", 14) == 0) return pulls(a, c, req, p + 14);
     if (strcmp(p, V1 "clients") == 0) return clients(a, c, req, "");
     if (strncmp(p, V1 "clients/", 16) == 0) return clients(a, c, req, p + 16);
     if (strncmp(p, "/api/", 5) == 0 && strchr(p + 5, '/') == NULL) return xiu(a, c, req, p + 5);
