@@ -51,8 +51,48 @@ static sl_bytes_t *out_of(pull_t *p) { return sl_relay_link_out(p->run->tcp); }
 
 static int emit(void *arg, sl_frame_t *f) { return sl__pull_frame(arg, f); }
 
+/* Every track taken was set up, so PLAY went out: media may come. */
+static bool all_set_up(const pull_rtsp_t *r)
+{
+    int n = sl_rtsp_client_track_count(&r->client);
+    for (int i = 0; i < n; i++)
+        if (!sl_rtsp_client_track(&r->client, i)->setup) return false;
+    return n > 0; /* PLAY follows the last SETUP's answer at once */
+}
+
+/* Playing: one ingest per track, the stream published, the SDP's codec configs
+ * first so every output knows each track before its first frame. */
+static void start_media(pull_t *p, pull_rtsp_t *r)
+{
+    const sl_rtsp_client_t *c = &r->client;
+    int tracks = 0;
+    for (int i = 0; i < sl_rtsp_client_track_count(c); i++) {
+        const sl_rtsp_client_track_t *t = sl_rtsp_client_track(c, i);
+        if (t->setup && sl_rtp_ingest_new(t->media, emit, p, &r->in[i]) == SL_OK) tracks++;
+    }
+    r->ready = true;
+    r->ready_ms = r->last_keepalive_ms = r->last_report_ms = uv_now(p->relay->srv->loop);
+    r->last_packet_ms = 0;
+    if (tracks == 0) return;
+    sl__pull_ready(p);
+    for (int i = 0; i < MAX_TRACKS; i++) {
+        sl_frame_t *config = r->in[i] != NULL ? sl_rtp_ingest_config(r->in[i]) : NULL;
+        if (config != NULL && sl__pull_frame(p, config) != SL_OK) return;
+    }
+}
+
+static void client_ready(void *arg)
+{
+    pull_t *p = arg;
+    pull_rtsp_t *r = p->run->rtsp;
+    if (!r->ready) start_media(p, r);
+}
+
 static int on_packet(pull_rtsp_t *r, int track, const uint8_t *data, size_t len)
 {
+    /* The camera starts sending on PLAY, so over UDP its first packets (the
+     * keyframe a server sends first) often arrive before PLAY's answer. */
+    if (!r->ready && all_set_up(r)) start_media(r->pull, r);
     r->last_packet_ms = uv_now(r->pull->relay->srv->loop);
     if (track < 0 || track >= MAX_TRACKS || r->in[track] == NULL) return SL_OK;
     return sl_rtp_ingest_packet(r->in[track], data, len, r->last_packet_ms);
@@ -70,29 +110,6 @@ static void client_rtcp(void *arg, int track, const uint8_t *data, size_t len)
     pull_rtsp_t *r = p->run->rtsp;
     if (track >= 0 && track < MAX_TRACKS && r->in[track] != NULL)
         sl_rtp_ingest_rtcp(r->in[track], data, len, uv_now(p->relay->srv->loop));
-}
-
-/* PLAY answered: one ingest per track, the stream published, the SDP's codec
- * configs first so every output knows each track before its first frame. */
-static void client_ready(void *arg)
-{
-    pull_t *p = arg;
-    pull_rtsp_t *r = p->run->rtsp;
-    const sl_rtsp_client_t *c = &r->client;
-    int tracks = 0;
-    for (int i = 0; i < sl_rtsp_client_track_count(c); i++) {
-        const sl_rtsp_client_track_t *t = sl_rtsp_client_track(c, i);
-        if (t->setup && sl_rtp_ingest_new(t->media, emit, p, &r->in[i]) == SL_OK) tracks++;
-    }
-    r->ready = true;
-    r->ready_ms = r->last_keepalive_ms = r->last_report_ms = uv_now(p->relay->srv->loop);
-    r->last_packet_ms = 0;
-    if (tracks == 0) return;
-    sl__pull_ready(p);
-    for (int i = 0; i < MAX_TRACKS; i++) {
-        sl_frame_t *config = r->in[i] != NULL ? sl_rtp_ingest_config(r->in[i]) : NULL;
-        if (config != NULL && sl__pull_frame(p, config) != SL_OK) return;
-    }
 }
 
 static void client_error(void *arg, int status, const char *reason)
@@ -122,6 +139,7 @@ static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct soc
         else if (h == &r->pair[i].rtcp) track = i, rtcp = true;
     }
     pull_t *p = r->pull;
+    p->conn.bytes_in += (uint64_t)n;
     if (rtcp) {
         client_rtcp(p, track, (const uint8_t *)buf->base, (size_t)n);
         return;
