@@ -777,6 +777,70 @@ static void test_relay_push_without_targets(void **state)
                  "sluice.yaml:2:3: relay.push[1]: expected \"PATTERN rtmp://host/app ...\", got \"studio/*  \"");
 }
 
+/* relay.pull: rules like push's, and the two timeouts. */
+static void test_relay_pull(void **state)
+{
+    static sl_config_t c;
+    expect_ok("relay:\n"
+              "  pull: [\"live/* rtmp://10.0.0.1/live rtmp://10.0.0.2:1936/live\"]\n"
+              "  pull_timeout_ms: 5000\n"
+              "  idle_timeout_ms: 60000\n",
+              &c);
+    assert_int_equal(c.relay.pull.count, 1);
+    assert_string_equal(c.relay.pull.rule[0], "live/* rtmp://10.0.0.1/live rtmp://10.0.0.2:1936/live");
+    assert_int_equal(c.relay.pull_timeout_ms, 5000);
+    assert_int_equal(c.relay.idle_timeout_ms, 60000);
+    sl_config_defaults(&c);
+    assert_int_equal(c.relay.pull.count, 0);
+    assert_int_equal(c.relay.pull_timeout_ms, 10000);
+    assert_int_equal(c.relay.idle_timeout_ms, 10000);
+    expect_error("relay:\n  pull: [\"live/* rtsp://h/live\"]\n",
+                 "sluice.yaml:2:3: relay.pull[0]: \"rtsp://h/live\" is not an rtmp:// URL");
+    expect_error("relay:\n  pull: [\"live/*\"]\n",
+                 "sluice.yaml:2:3: relay.pull[0]: expected \"PATTERN rtmp://host/app ...\", got \"live/*\"");
+    expect_error("relay:\n  pull_timeout_ms: 500\n",
+                 "sluice.yaml:2:20: relay.pull_timeout_ms: expected an integer from 1000 to 120000, got '500'");
+    expect_error("relay:\n  idle_timeout_ms: 0\n",
+                 "sluice.yaml:2:20: relay.idle_timeout_ms: expected an integer from 1000 to 3600000, got '0'");
+}
+
+/* relay.sources: "KEY URL [options]", many of them, each key once. */
+static void test_relay_sources(void **state)
+{
+    static sl_config_t c;
+    expect_ok("relay:\n"
+              "  sources:\n"
+              "    - \"cams/door rtsp://admin:secret@10.0.0.5/stream1 transport=tcp\"\n"
+              "    - \"cams/yard rtsp://10.0.0.7/live always_on\"\n"
+              "    - \"live/remote rtmp://origin/live/cam\"\n",
+              &c);
+    assert_int_equal(c.relay.sources.count, 3);
+    assert_string_equal(c.relay.sources.rule[0], "cams/door rtsp://admin:secret@10.0.0.5/stream1 transport=tcp");
+    assert_string_equal(c.relay.sources.rule[2], "live/remote rtmp://origin/live/cam");
+    expect_error("relay:\n  sources: [\"door rtsp://h/x\"]\n",
+                 "sluice.yaml:2:3: relay.sources[0]: the stream key is not \"app/name\"");
+    expect_error("relay:\n  sources: [\"cams/a rtsp://h/x\", \"cams/a rtsp://h/y\"]\n",
+                 "sluice.yaml:2:3: relay.sources[1]: cams/a is already relay.sources[0]");
+    expect_error("relay:\n  sources: [\"cams/a rtsp://h/x transport=quic\"]\n",
+                 "sluice.yaml:2:3: relay.sources[0]: transport is tcp, udp or auto");
+}
+
+/* A thousand cameras fit; one more does not. */
+static void test_relay_sources_many(void **state)
+{
+    static char y[SL_CONFIG_MAX_SOURCES * 48 + 64];
+    static sl_config_t c;
+    strcpy(y, "relay:\n  sources:\n");
+    size_t n = strlen(y);
+    for (int i = 0; i < SL_CONFIG_MAX_SOURCES; i++)
+        n += (size_t)sprintf(y + n, "    - \"cams/c%d rtsp://10.0.%d.%d/s\"\n", i, i / 250, i % 250);
+    expect_ok(y, &c);
+    assert_int_equal(c.relay.sources.count, SL_CONFIG_MAX_SOURCES);
+    assert_string_equal(c.relay.sources.rule[1023], "cams/c1023 rtsp://10.0.4.23/s");
+    strcat(y, "    - \"cams/extra rtsp://h/s\"\n");
+    expect_error(y, "sluice.yaml:1027:7: relay.sources: at most 1024 sources");
+}
+
 static void test_relay_push_bad_target(void **state)
 {
     static const char *const bad[] = {
@@ -824,6 +888,9 @@ int main(void)
         cmocka_unit_test(test_relay_push_overlong),
         cmocka_unit_test(test_relay_push_without_targets),
         cmocka_unit_test(test_relay_push_bad_target),
+        cmocka_unit_test(test_relay_pull),
+        cmocka_unit_test(test_relay_sources),
+        cmocka_unit_test(test_relay_sources_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
