@@ -60,16 +60,17 @@ def socket_inodes(pid):
 
 
 def udp_sockets(pid):
-    """Local ports of the process's UDP sockets (IPv4), from /proc."""
+    """{local port: datagrams the kernel dropped for want of buffer} of the process's
+    UDP sockets (IPv4), from /proc/net/udp."""
     inodes = socket_inodes(pid)
-    ports = []
+    out = {}
     with open("/proc/net/udp") as f:
         next(f)
         for line in f:
             cols = line.split()
             if cols[9] in inodes:
-                ports.append(int(cols[1].split(":")[1], 16))
-    return sorted(ports)
+                out[int(cols[1].split(":")[1], 16)] = int(cols[-1])
+    return out
 
 
 def cpu_seconds(pid):
@@ -197,6 +198,11 @@ class RtspSources(SourcesCase):
                                 "transport udp/auto pulled without UDP sockets: %s" % udp_during)
         self.assertEqual(len(players), 3, "the camera's players: %s" % players)
         for rec, label in recs:
+            proc, _ = rec
+            proc.wait(RECORD_S + 25)
+            # A frame lost over UDP costs the rest of its GOP: say where the loss was.
+            note("%s: the edge's UDP sockets dropped %s datagrams (kernel, buffer full)"
+                 % (label, {p: d for p, d in udp_sockets(e.pid).items() if d}))
             self.finish_player(rec, label)
         for key in ("cams/tcp", "cams/udp", "cams/auto"):
             self.assertEqual(pull_of(e, key)["state"], "live", pull_of(e, key))
