@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "protocols/flv/flv.h"
+#include "protocols/relay/relay.h"
 #include "sluice/admit.h"
 #include "sluice/iobatch.h"
 #include "sluice/log.h"
@@ -16,6 +17,7 @@ typedef struct flv_viewer {
     char key[SL_STREAM_KEY_MAX];
     char query[SL_HTTP_MAX_PATH]; /* for the token */
     struct sl_admission *admission; /* while the on_play hook decides */
+    sl_relay_wait_t pull_wait;      /* while a relay pull may bring the stream */
     sl_subscriber_t sub;
     sl_deferred_t flush;
     sl_iobatch_t batch;
@@ -134,22 +136,58 @@ static bool stream_key_of(const char *path, char *key, size_t size)
 
 static const sl_subscriber_ops_t viewer_ops = {.on_ready = on_ready, .on_too_slow = on_too_slow};
 
-/* Admitted: the response starts, or a 404 ends the request. */
-static int start_viewer(flv_viewer_t *v)
+/* The request ends before its response started: the viewer goes, the status
+ * answers. */
+static int refuse(flv_viewer_t *v, int status, const char *detail)
+{
+    sl_http_conn_t *c = v->conn;
+    free(v);
+    return sl_http_respond_error(c, status, detail);
+}
+
+/* The client left before its response started: while the hook decided or while a
+ * relay pull was awaited. Cancelling what is not pending does nothing. */
+static void on_close_pending(void *arg)
+{
+    flv_viewer_t *v = arg;
+    sl_admit_cancel(v->admission);
+    sl_relay_wait_cancel(&v->pull_wait);
+    free(v);
+}
+
+static void on_pulled(sl_relay_wait_t *w, int status);
+
+/* An edge server: the stream may come from an origin, and the request stays
+ * unanswered until it does. SL_ERR_NOT_FOUND when no relay.pull rule covers it. */
+static int wait_for_pull(flv_viewer_t *v)
+{
+    v->pull_wait.done = on_pulled;
+    int rc = sl_relay_wait(v->srv, v->key, &v->pull_wait);
+    if (rc != SL_OK) return rc;
+    sl_http_conn_on_close(v->conn, on_close_pending, v);
+    SL_INFO("client %llu http-flv play %s: waiting for the relay pull", (unsigned long long)v->id, v->key);
+    return SL_OK;
+}
+
+/* Admitted: the response starts, the request waits for a relay pull (`may_wait`),
+ * or a 404 ends it. */
+static int start_viewer(flv_viewer_t *v, bool may_wait)
 {
     sl_server_t *srv = v->srv;
     sl_http_conn_t *c = v->conn;
     int rc = sl_hub_subscribe(srv->hub, v->key, &v->sub, &viewer_ops, uv_now(srv->loop));
-    if (rc != SL_OK) {
-        free(v);
-        return sl_http_respond_error(c, rc == SL_ERR_NOT_FOUND ? 404 : 503, rc == SL_ERR_NOT_FOUND ? "stream not found" : NULL);
+    if (rc == SL_ERR_NOT_FOUND && may_wait) {
+        rc = wait_for_pull(v);
+        if (rc == SL_OK) return SL_OK;
+        if (rc != SL_ERR_NOT_FOUND) return refuse(v, 503, NULL);
     }
+    if (rc == SL_ERR_NOT_FOUND) return refuse(v, 404, "stream not found");
+    if (rc != SL_OK) return refuse(v, 503, NULL);
     rc = sl_http_stream_begin(c, 200, "video/x-flv", on_close, v);
     if (rc != SL_OK) {
         sl_subscriber_detach(&v->sub);
         sl_server_cancel(&v->flush);
-        free(v);
-        return sl_http_respond_error(c, 503, NULL);
+        return refuse(v, 503, NULL);
     }
     /* The HTTP server enforces limits.max_connections for HTTP-FLV already. */
     sl_conn_init(&v->client, v->id, SL_PROTO_HTTP_FLV, sl_http_conn_peer(c), v->key, close_client);
@@ -159,25 +197,34 @@ static int start_viewer(flv_viewer_t *v)
     return SL_OK;
 }
 
+/* The pull ended; nothing of the response was sent yet. */
+static void on_pulled(sl_relay_wait_t *w, int status)
+{
+    flv_viewer_t *v = sl_container_of(w, flv_viewer_t, pull_wait);
+    if (status == SL_OK) {
+        (void)start_viewer(v, false);
+        return;
+    }
+    /* SL_ERR_CLOSED: the server is shutting down. */
+    int http = 503;
+    const char *why = NULL;
+    if (status == SL_ERR_TIMEOUT) {
+        http = 504;
+        why = "no origin answered in time";
+    } else if (status == SL_ERR_NOT_FOUND) {
+        http = 404;
+        why = "stream not found";
+    }
+    SL_WARN("client %llu http-flv play %s: %s", (unsigned long long)v->id, v->key, why ? why : "server shutting down");
+    (void)refuse(v, http, why);
+}
+
 static void on_admitted(void *arg, int rc, const char *why)
 {
     flv_viewer_t *v = arg;
     v->admission = NULL;
-    if (rc == SL_OK) {
-        (void)start_viewer(v);
-        return;
-    }
-    sl_http_conn_t *c = v->conn;
-    free(v);
-    (void)sl_http_respond_error(c, 403, why);
-}
-
-/* The client left while the hook was deciding. */
-static void on_close_admitting(void *arg)
-{
-    flv_viewer_t *v = arg;
-    sl_admit_cancel(v->admission);
-    free(v);
+    if (rc == SL_OK) (void)start_viewer(v, true);
+    else (void)refuse(v, 403, why);
 }
 
 static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
@@ -200,12 +247,9 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
     sl_admit_req_t ar = admit_req(v);
     const char *why = NULL;
     int rc = sl_admit(srv, &ar, on_admitted, v, &v->admission, &why);
-    if (rc == SL_OK) return start_viewer(v);
-    if (rc == SL_ERR_AUTH) {
-        free(v);
-        return sl_http_respond_error(c, 401, why);
-    }
-    sl_http_conn_on_close(c, on_close_admitting, v);
+    if (rc == SL_OK) return start_viewer(v, true);
+    if (rc == SL_ERR_AUTH) return refuse(v, 401, why);
+    sl_http_conn_on_close(c, on_close_pending, v);
     return SL_OK;
 }
 

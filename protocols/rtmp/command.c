@@ -183,11 +183,19 @@ static int start_publish(rtmp_session_t *s)
 }
 
 static const sl_subscriber_ops_t player_ops;
+static int wait_for_pull(rtmp_session_t *s);
 
-static int start_play(rtmp_session_t *s)
+/* Subscribes and starts the replies of a play. A stream the hub does not have is
+ * waited for when a relay.pull rule covers it and `may_wait`; refused otherwise. */
+static int start_play(rtmp_session_t *s, bool may_wait)
 {
     uint64_t now = uv_now(s->srv->loop);
     int rc = sl_hub_subscribe(s->srv->hub, s->key, &s->sub, &player_ops, now);
+    if (rc == SL_ERR_NOT_FOUND && may_wait) {
+        rc = wait_for_pull(s);
+        if (rc == SL_OK) return SL_OK;
+        if (rc != SL_ERR_NOT_FOUND) return refuse(s, "NetStream.Play.Failed", sl_strerror(rc));
+    }
     if (rc == SL_ERR_NOT_FOUND) return refuse(s, "NetStream.Play.StreamNotFound", "stream not found");
     if (rc != SL_OK) return refuse(s, "NetStream.Play.Failed", sl_strerror(rc));
     s->state = RTMP_PLAYING;
@@ -210,6 +218,38 @@ static int start_play(rtmp_session_t *s)
     return send_amf(s, SL_RTMP_MSG_DATA_AMF0, SL_RTMP_STREAM_ID, &access);
 }
 
+/* An async step (the hook, the pull) ended with rc from what followed it. */
+static void finish_async(rtmp_session_t *s, int rc)
+{
+    if (rc != SL_OK) sl__rtmp_close(s, sl_strerror(rc));
+    else sl__rtmp_schedule_flush(s);
+}
+
+/* The pull ended. The client has had no onStatus yet: it gets the one of a play
+ * that found the stream, or of one that did not. */
+static void on_pulled(sl_relay_wait_t *w, int status)
+{
+    rtmp_session_t *s = sl_container_of(w, rtmp_session_t, pull_wait);
+    s->state = RTMP_CONNECTED;
+    int rc;
+    if (status == SL_OK) rc = start_play(s, false);
+    else if (status == SL_ERR_TIMEOUT) rc = refuse(s, "NetStream.Play.StreamNotFound", "no origin answered in time");
+    else rc = refuse(s, "NetStream.Play.StreamNotFound", "stream not found");
+    finish_async(s, rc);
+}
+
+/* An edge server: the stream may come from an origin. SL_ERR_NOT_FOUND when no
+ * relay.pull rule covers it. */
+static int wait_for_pull(rtmp_session_t *s)
+{
+    s->pull_wait.done = on_pulled;
+    int rc = sl_relay_wait(s->srv, s->key, &s->pull_wait);
+    if (rc != SL_OK) return rc;
+    s->state = RTMP_PULLING;
+    SL_INFO("client %llu rtmp play %s: waiting for the relay pull", (unsigned long long)s->id, s->key);
+    return SL_OK;
+}
+
 static sl_admit_req_t admit_req(rtmp_session_t *s, sl_direction_t dir)
 {
     return (sl_admit_req_t){.proto = SL_PROTO_RTMP, .dir = dir, .client_id = s->id, .key = s->key, .query = s->query,
@@ -227,10 +267,9 @@ static void on_admitted(void *arg, int rc, const char *why)
     rtmp_session_t *s = arg;
     s->admission = NULL;
     s->state = RTMP_CONNECTED;
-    if (rc == SL_OK) rc = s->admitting_publish ? start_publish(s) : start_play(s);
+    if (rc == SL_OK) rc = s->admitting_publish ? start_publish(s) : start_play(s, true);
     else rc = refuse_admission(s, s->admitting_publish, why);
-    if (rc != SL_OK) sl__rtmp_close(s, sl_strerror(rc));
-    else sl__rtmp_schedule_flush(s);
+    finish_async(s, rc);
 }
 
 /* Token, then hook: the client waits for its onStatus until both said yes. */
@@ -239,7 +278,7 @@ static int admit(rtmp_session_t *s, bool publish)
     sl_admit_req_t req = admit_req(s, publish ? SL_DIR_PUBLISH : SL_DIR_PLAY);
     const char *why = NULL;
     int rc = sl_admit(s->srv, &req, on_admitted, s, &s->admission, &why);
-    if (rc == SL_OK) return publish ? start_publish(s) : start_play(s);
+    if (rc == SL_OK) return publish ? start_publish(s) : start_play(s, true);
     if (rc == SL_ERR_AUTH) return refuse_admission(s, publish, why);
     s->state = RTMP_ADMITTING;
     s->admitting_publish = publish;
@@ -279,6 +318,9 @@ void sl__rtmp_stop_media(rtmp_session_t *s)
         sl_subscriber_detach(&s->sub);
         sl_admit_req_t req = admit_req(s, SL_DIR_PLAY);
         sl_hook_event(s->srv, "on_stop", &req);
+    } else if (s->state == RTMP_PULLING) {
+        SL_DEBUG("client %llu rtmp play %s: no longer waits for the relay pull", (unsigned long long)s->id, s->key);
+        sl_relay_wait_cancel(&s->pull_wait);
     } else {
         return;
     }
@@ -292,6 +334,9 @@ static int on_command(rtmp_session_t *s, const command_t *c)
     if (strcmp(n, "connect") == 0) return on_connect(s, c);
     if (s->state < RTMP_CONNECTED) return SL_ERR_PROTO;
     if (strcmp(n, "createStream") == 0) return on_create_stream(s, c);
+    /* A client that asks again while it waits for a pull has given up that wait. */
+    if (s->state == RTMP_PULLING && (strcmp(n, "publish") == 0 || strcmp(n, "play") == 0))
+        sl__rtmp_stop_media(s);
     if (strcmp(n, "publish") == 0) return on_publish(s, c);
     if (strcmp(n, "play") == 0) return on_play(s, c);
     if (strcmp(n, "FCUnpublish") == 0 || strcmp(n, "deleteStream") == 0 || strcmp(n, "closeStream") == 0) {

@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include "protocols/relay/relay.h"
 #include "protocols/rtmp/chunk.h"
 #include "protocols/rtmp/handshake.h"
 #include "sluice/iobatch.h"
@@ -25,6 +26,7 @@ typedef enum rtmp_state {
     RTMP_CONNECTING, /* handshake done, waiting for connect */
     RTMP_CONNECTED,  /* connect accepted */
     RTMP_ADMITTING,  /* publish or play asked, waiting for the hook's decision */
+    RTMP_PULLING,    /* play admitted, waiting for a relay pull to bring the stream */
     RTMP_PUBLISHING,
     RTMP_PLAYING,
 } rtmp_state_t;
@@ -61,6 +63,7 @@ typedef struct rtmp_session {
 
     /* Playing. */
     sl_subscriber_t sub;
+    sl_relay_wait_t pull_wait; /* while RTMP_PULLING */
     sl_deferred_t flush;
 
     /* Output: small replies gather in `out`; one write at a time carries them and
@@ -75,7 +78,7 @@ typedef struct rtmp_session {
 int sl__rtmp_on_message(void *arg, const sl_rtmp_msg_t *msg);
 /* Tells a player its stream ended and closes after sending it (command.c). */
 int sl__rtmp_end_of_stream(rtmp_session_t *s);
-/* Ends publishing or playing (command.c). */
+/* Ends publishing, playing or waiting for a pull (command.c). */
 void sl__rtmp_stop_media(rtmp_session_t *s);
 /* Schedules a flush of `out` and of ready frames at the end of this loop turn. */
 void sl__rtmp_schedule_flush(rtmp_session_t *s);
