@@ -65,24 +65,78 @@ static int on_options(rtsp_session_t *s, const sl_http_request_t *req)
     return sl__rtsp_respond(s, req, 200, "Public: " PUBLIC_METHODS "\r\n", NULL, NULL, 0);
 }
 
-/* Answers a DESCRIBE of s->key with the stream's SDP: at once, or once admitted. */
-static int describe(rtsp_session_t *s, const char *cseq, const char *path)
+/* Keeps the CSeq and URL of a request answered later (the hook or a relay pull
+ * decides), with sl__rtsp_respond_cseq. */
+static void hold(rtsp_session_t *s, const sl_http_request_t *req)
+{
+    size_t n;
+    const char *cseq = sl_http_header_get(req, "CSeq", &n);
+    snprintf(s->pending_cseq, sizeof(s->pending_cseq), "%.*s", (int)SL_MIN(n, 16), cseq);
+    snprintf(s->pending_path, sizeof(s->pending_path), "%s", req->path);
+    s->held_play = strcmp(req->method, "PLAY") == 0;
+}
+
+/* Refuses the request held in pending_cseq. */
+static int refuse_held(rtsp_session_t *s, int status, const char *why)
+{
+    SL_WARN("client %llu rtsp %s %s: %d %s: %s", (unsigned long long)s->id, s->held_play ? "PLAY" : "DESCRIBE",
+            s->key, status, sl_http_status_text(status), why);
+    return sl__rtsp_respond_cseq(s, s->pending_cseq, status, NULL, NULL, NULL, 0);
+}
+
+static int describe(rtsp_session_t *s, bool may_wait);
+static int play(rtsp_session_t *s, bool may_wait);
+
+/* The relay pull that the held DESCRIBE or PLAY waited for ended: it is answered
+ * as if the stream had been looked up only now, and the requests after it go on. */
+static void on_pulled(sl_relay_wait_t *w, int status)
+{
+    rtsp_session_t *s = sl_container_of(w, rtsp_session_t, pull_wait);
+    s->pulling = false;
+    int rc;
+    if (status == SL_OK) rc = s->held_play ? play(s, false) : describe(s, false);
+    else if (status == SL_ERR_NOT_FOUND) rc = refuse_held(s, 404, "stream not found");
+    else if (status == SL_ERR_TIMEOUT) rc = refuse_held(s, 504, "no origin answered in time");
+    else rc = refuse_held(s, 503, sl_strerror(status));
+    if (rc != SL_OK) sl__rtsp_close(s, sl_strerror(rc));
+    else sl__rtsp_resume(s);
+}
+
+/* The held request's stream is not in the hub: it waits for the relay pull when a
+ * relay.pull rule covers the key (later requests wait in `in`), else 404. */
+static int wait_for_pull(rtsp_session_t *s)
+{
+    s->pull_wait.done = on_pulled;
+    int rc = sl_relay_wait(s->srv, s->key, &s->pull_wait);
+    if (rc == SL_ERR_NOT_FOUND) return refuse_held(s, 404, "stream not found");
+    if (rc != SL_OK) return refuse_held(s, 503, sl_strerror(rc));
+    s->pulling = true;
+    SL_INFO("client %llu rtsp %s %s: waiting for the relay pull", (unsigned long long)s->id,
+            s->held_play ? "PLAY" : "DESCRIBE", s->key);
+    return SL_OK;
+}
+
+/* Answers the held DESCRIBE of s->key with the stream's SDP, or waits for a relay
+ * pull to bring the stream when may_wait. */
+static int describe(rtsp_session_t *s, bool may_wait)
 {
     sl_stream_t *stream = sl_hub_find(s->srv->hub, s->key);
-    if (stream == NULL) return sl__rtsp_respond_cseq(s, cseq, 404, NULL, NULL, NULL, 0);
+    if (stream == NULL) return may_wait ? wait_for_pull(s) : refuse_held(s, 404, "stream not found");
     sl_bytes_t sdp;
     sl_bytes_init(&sdp);
     int rc = sl__rtsp_tracks_from_stream(s, stream, &sdp);
     if (rc != SL_OK) {
         sl_bytes_free(&sdp);
-        SL_WARN("client %llu rtsp DESCRIBE %s: %s", (unsigned long long)s->id, s->key,
-                rc == SL_ERR_AGAIN ? "no codec config yet" : "codecs RTSP cannot carry");
-        return sl__rtsp_respond_cseq(s, cseq, rc == SL_ERR_AGAIN ? 404 : 415, NULL, NULL, NULL, 0);
+        return refuse_held(s, rc == SL_ERR_AGAIN ? 404 : 415,
+                           rc == SL_ERR_AGAIN ? "no codec config yet" : "codecs RTSP cannot carry");
     }
     s->state = RTSP_READY_PLAY;
+    /* The player subscribes only at PLAY: until then the DESCRIBE keeps a pulled
+     * stream from going idle. */
+    sl_relay_touch(s->srv, s->key);
     char base[SL_HTTP_MAX_PATH + 32];
-    snprintf(base, sizeof(base), "Content-Base: %s/\r\n", path);
-    rc = sl__rtsp_respond_cseq(s, cseq, 200, base, "application/sdp", sdp.data, sdp.len);
+    snprintf(base, sizeof(base), "Content-Base: %s/\r\n", s->pending_path);
+    rc = sl__rtsp_respond_cseq(s, s->pending_cseq, 200, base, "application/sdp", sdp.data, sdp.len);
     sl_bytes_free(&sdp);
     return rc;
 }
@@ -106,7 +160,7 @@ static void on_admitted(void *arg, int rc, const char *why)
         s->state = RTSP_READY_RECORD;
         rc = sl__rtsp_respond_cseq(s, s->pending_cseq, 200, NULL, NULL, NULL, 0);
     } else {
-        rc = describe(s, s->pending_cseq, s->pending_path);
+        rc = describe(s, true);
     }
     if (rc != SL_OK) sl__rtsp_close(s, sl_strerror(rc));
     else sl__rtsp_resume(s);
@@ -124,14 +178,12 @@ static int admit(rtsp_session_t *s, const sl_http_request_t *req, bool publish)
         if (rc == SL_ERR_AUTH) (void)respond(s, req, 401);
         return rc;
     }
-    size_t n;
-    const char *cseq = sl_http_header_get(req, "CSeq", &n);
-    snprintf(s->pending_cseq, sizeof(s->pending_cseq), "%.*s", (int)SL_MIN(n, 16), cseq);
-    snprintf(s->pending_path, sizeof(s->pending_path), "%s", req->path);
+    hold(s, req);
     s->admitting_publish = publish;
     return SL_ERR_AGAIN;
 }
 
+/* Admission first, then the stream: found, pulled from an origin, or 404. */
 static int on_describe(rtsp_session_t *s, const sl_http_request_t *req)
 {
     char key[SL_STREAM_KEY_MAX];
@@ -141,11 +193,8 @@ static int on_describe(rtsp_session_t *s, const sl_http_request_t *req)
     snprintf(s->query, sizeof(s->query), "%s", req->query);
     int rc = admit(s, req, false);
     if (rc == SL_OK) {
-        size_t n;
-        const char *cseq = sl_http_header_get(req, "CSeq", &n);
-        char text[17];
-        snprintf(text, sizeof(text), "%.*s", (int)SL_MIN(n, 16), cseq);
-        return describe(s, text, req->path);
+        hold(s, req);
+        return describe(s, true);
     }
     return rc == SL_ERR_AGAIN || rc == SL_ERR_AUTH ? SL_OK : rc;
 }
@@ -290,16 +339,24 @@ static bool names_a_track(rtsp_session_t *s, const sl_http_request_t *req)
     return s->track_count > 1 && track_of_request(s, req) != NULL;
 }
 
+/* Starts the held PLAY. The stream may have gone since DESCRIBE (its publisher left,
+ * or its relay pull stopped): it then waits for the relay pull when may_wait. */
+static int play(rtsp_session_t *s, bool may_wait)
+{
+    int rc = sl__rtsp_start_play(s);
+    if (rc == SL_ERR_NOT_FOUND) return may_wait ? wait_for_pull(s) : refuse_held(s, 404, "stream not found");
+    if (rc != SL_OK) return refuse_held(s, 500, sl_strerror(rc));
+    SL_INFO("client %llu rtsp play %s", (unsigned long long)s->id, s->key);
+    return sl__rtsp_respond_cseq(s, s->pending_cseq, 200, "Range: npt=0.000-\r\n", NULL, NULL, 0);
+}
+
 static int on_play(rtsp_session_t *s, const sl_http_request_t *req)
 {
     if (names_a_track(s, req)) return refuse(s, req, 459, "aggregate control only");
     if (s->state == RTSP_PLAYING) return respond(s, req, 200);
     if (s->state != RTSP_READY_PLAY || !any_track_setup(s)) return refuse(s, req, 455, "SETUP first");
-    int rc = sl__rtsp_start_play(s);
-    if (rc == SL_ERR_NOT_FOUND) return refuse(s, req, 404, "stream not found");
-    if (rc != SL_OK) return refuse(s, req, 500, sl_strerror(rc));
-    SL_INFO("client %llu rtsp play %s", (unsigned long long)s->id, s->key);
-    return sl__rtsp_respond(s, req, 200, "Range: npt=0.000-\r\n", NULL, NULL, 0);
+    hold(s, req);
+    return play(s, true);
 }
 
 static int on_record(rtsp_session_t *s, const sl_http_request_t *req)

@@ -36,6 +36,8 @@ void sl__rtsp_close(rtsp_session_t *s, const char *reason)
             reason);
     sl_admit_cancel(s->admission);
     s->admission = NULL;
+    sl_relay_wait_cancel(&s->pull_wait);
+    s->pulling = false;
     sl__rtsp_stop_media(s);
     sl__rtsp_free_tracks(s);
     sl_server_cancel(&s->flush);
@@ -166,7 +168,7 @@ static int consume(rtsp_session_t *s)
     const sl_config_t *cfg = s->srv->cfg;
     size_t pos = 0;
     int rc = SL_OK;
-    while (rc == SL_OK && !s->closing && s->admission == NULL) {
+    while (rc == SL_OK && !s->closing && s->admission == NULL && !s->pulling) {
         int n = sl_rtsp_next_unit(s->in.data + pos, s->in.len - pos, cfg->limits.http_max_header_bytes,
                                   cfg->limits.http_max_body_bytes, &unit);
         if (n <= 0) {

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "protocols/relay/relay.h"
 #include "protocols/rtp/ingest.h"
 #include "sluice/http.h"
 #include "sluice/iobatch.h"
@@ -65,12 +66,16 @@ struct rtsp_session {
     char session_id[24];
     char key[SL_STREAM_KEY_MAX];
     char query[SL_HTTP_MAX_PATH]; /* "token=x", kept for auth */
-    /* An ANNOUNCE or DESCRIBE whose answer waits for the hook; requests after it
-     * wait in `in` until it is answered. */
+    /* A request whose answer waits: an ANNOUNCE or DESCRIBE for the hook, a
+     * DESCRIBE or PLAY of a stream not in the hub for a relay pull. Requests after
+     * it wait in `in` until it is answered (sl__rtsp_resume). */
     struct sl_admission *admission;
     bool admitting_publish;
+    sl_relay_wait_t pull_wait;
+    bool pulling;
     char pending_cseq[17];
     char pending_path[SL_HTTP_MAX_PATH];
+    bool held_play; /* the request held is a PLAY (else a DESCRIBE or ANNOUNCE) */
     rtsp_track_t tracks[RTSP_MAX_TRACKS];
     int track_count;
 
@@ -91,7 +96,7 @@ int sl__rtsp_respond(rtsp_session_t *s, const sl_http_request_t *req, int status
 /* The same for a request answered later, by its CSeq. */
 int sl__rtsp_respond_cseq(rtsp_session_t *s, const char *cseq, int status, const char *headers,
                           const char *content_type, const void *body, size_t len);
-/* Goes on with the requests that waited for an admission. */
+/* Goes on with the requests that waited for an admission or a relay pull. */
 void sl__rtsp_resume(rtsp_session_t *s);
 
 /* methods.c: makes the key of Digest nonces, once. */
