@@ -13,6 +13,7 @@
 #include "protocols/hls/record.h"
 #include "protocols/hls/segmenter.h"
 #include "protocols/hls/ts_mux.h"
+#include "protocols/relay/relay.h"
 #include "sluice/admit.h"
 #include "sluice/log.h"
 
@@ -50,6 +51,10 @@ typedef struct hls_stream {
     bool seg_open;
     sl_hls_recorder_t *rec;
     sl_list_t waiting; /* playlist requests waiting for the first segment */
+    /* One relay pull wait for all the playlist requests of a stream this (edge)
+     * server does not have yet. */
+    sl_relay_wait_t pull;
+    bool pulling;
     uint64_t frames_dropped;
 } hls_stream_t;
 
@@ -104,7 +109,22 @@ static void waiting_free(waiting_t *w)
     free(w);
 }
 
-static void on_waiting_conn_closed(void *arg) { waiting_free(arg); }
+/* The last request waiting for a pull went away: nobody needs the pull any more. */
+static void stop_pull_wait(hls_stream_t *hs)
+{
+    if (!hs->pulling) return;
+    sl_relay_wait_cancel(&hs->pull);
+    hs->pulling = false;
+    if (!hs->live) hs->ended_ms = now_ms(hs->mod);
+}
+
+static void on_waiting_conn_closed(void *arg)
+{
+    waiting_t *w = arg;
+    hls_stream_t *hs = w->hs;
+    waiting_free(w);
+    if (sl_list_empty(&hs->waiting)) stop_pull_wait(hs);
+}
 
 /* Answers every request waiting on hs: with the playlist once there is one. */
 static void answer_waiting(hls_stream_t *hs, bool expired_only)
@@ -120,6 +140,32 @@ static void answer_waiting(hls_stream_t *hs, bool expired_only)
         waiting_free(w);
         (void)respond_playlist(hs, c, query);
     }
+}
+
+/* The pull failed: the window of a stream that ended recently is still what it has
+ * to show, otherwise status. */
+static void fail_waiting(hls_stream_t *hs, int status, const char *detail)
+{
+    if (hs->window.count > 0) {
+        answer_waiting(hs, false);
+        return;
+    }
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &hs->waiting) {
+        waiting_t *w = sl_container_of(pos, waiting_t, link);
+        sl_http_conn_t *c = w->conn;
+        waiting_free(w);
+        (void)sl_http_respond_error(c, status, detail);
+    }
+}
+
+/* The requests that waited for a pull now wait for the first segment, for as long
+ * as any request would. */
+static void restart_deadlines(hls_stream_t *hs)
+{
+    uint64_t deadline = now_ms(hs->mod) + FIRST_SEGMENT_WAIT_MS;
+    sl_list_t *pos, *tmp;
+    sl_list_foreach_safe(pos, tmp, &hs->waiting) sl_container_of(pos, waiting_t, link)->deadline_ms = deadline;
 }
 
 static int wait_first_segment(hls_stream_t *hs, sl_http_conn_t *c, const char *query)
@@ -276,6 +322,7 @@ static hls_stream_t *stream_new(hls_module_t *m, const char *key)
 
 static void stream_free(hls_stream_t *hs)
 {
+    sl_relay_wait_cancel(&hs->pull);
     answer_waiting(hs, false);
     sl_server_cancel(&hs->work);
     sl_list_remove(&hs->link);
@@ -298,9 +345,13 @@ static int attach(hls_module_t *m, const char *key, hls_stream_t **out)
         if (fresh) stream_free(hs);
         return rc;
     }
+    /* The muxer runs whether or not anyone watches: HLS players keep a pulled
+     * stream alive through their requests (sl_relay_touch), not through it. */
+    sl_subscriber_set_passive(&hs->sub);
     const sl_config_t *cfg = m->srv->cfg;
     hs->live = true;
-    hs->restarted = !fresh;
+    /* A stream made to wait for a pull has no segments to be discontinuous with. */
+    hs->restarted = hs->window.count > 0;
     sl_hls_cutter_init(&hs->cutter, SL_MS_TO_TS(cfg->hls.segment_duration_ms), sl_stream_has_video(hs->sub.stream));
     if (wants_recording(cfg, key))
         hs->rec = sl_hls_recorder_start(m->srv->loop, cfg->record.path, key, target_s(m));
@@ -328,11 +379,48 @@ static void detach(hls_stream_t *hs)
     answer_waiting(hs, false);
 }
 
+/* The pull that playlist requests waited for is over. On success the stream was
+ * attached when it was published (on_publish), unless that failed. */
+static void on_pull_done(sl_relay_wait_t *w, int status)
+{
+    hls_stream_t *hs = sl_container_of(w, hls_stream_t, pull);
+    hs->pulling = false;
+    if (status == SL_OK && !hs->live) status = attach(hs->mod, hs->key, &hs);
+    if (status == SL_OK) {
+        restart_deadlines(hs);
+        return;
+    }
+    if (!hs->live) hs->ended_ms = now_ms(hs->mod);
+    if (status == SL_ERR_TIMEOUT) fail_waiting(hs, 504, "no origin answered in time");
+    else if (status == SL_ERR_NOT_FOUND) fail_waiting(hs, 404, "stream not found");
+    else fail_waiting(hs, 503, NULL);
+}
+
+/* A playlist request for a stream the hub does not have waits for its relay pull,
+ * when a relay.pull rule covers it; hs is the stream's HLS state, if it has one. */
+static int wait_pull(hls_module_t *m, hls_stream_t *hs, sl_http_conn_t *c, const char *key, const char *query)
+{
+    bool fresh = hs == NULL;
+    if (fresh && (hs = stream_new(m, key)) == NULL) return sl_http_respond_error(c, 503, NULL);
+    int rc = SL_OK;
+    if (!hs->pulling) {
+        hs->pull.done = on_pull_done;
+        rc = sl_relay_wait(m->srv, key, &hs->pull);
+        hs->pulling = rc == SL_OK;
+    }
+    if (rc == SL_OK) return wait_first_segment(hs, c, query);
+    if (fresh) stream_free(hs);
+    else if (rc == SL_ERR_NOT_FOUND && hs->window.count > 0) return respond_playlist(hs, c, query);
+    return rc == SL_ERR_NOT_FOUND ? sl_http_respond_error(c, 404, "stream not found") : sl_http_respond_error(c, 503, NULL);
+}
+
 static void on_publish(sl_hub_observer_t *o, sl_stream_t *s)
 {
     hls_module_t *m = sl_container_of(o, hls_module_t, observer);
-    hls_stream_t *hs;
-    if (!m->srv->cfg->hls.on_demand || wants_recording(m->srv->cfg, sl_stream_key(s)))
+    hls_stream_t *hs = find_stream(m, sl_stream_key(s));
+    /* On demand, a stream whose pull players wait for is demanded already. */
+    bool demanded = hs != NULL && hs->pulling;
+    if (!m->srv->cfg->hls.on_demand || demanded || wants_recording(m->srv->cfg, sl_stream_key(s)))
         (void)attach(m, sl_stream_key(s), &hs);
 }
 
@@ -351,6 +439,11 @@ static void on_sweep(uv_timer_t *t)
     sl_list_t *pos, *tmp;
     sl_list_foreach_safe(pos, tmp, &m->streams) {
         hls_stream_t *hs = sl_container_of(pos, hls_stream_t, link);
+        /* A request waiting for the first segment of a pulled stream watches it
+         * already: the pull must not go idle under it. */
+        if (!sl_list_empty(&hs->waiting)) sl_relay_touch(m->srv, hs->key);
+        /* Requests waiting for a pull wait for its outcome, which always comes. */
+        if (hs->pulling) continue;
         answer_waiting(hs, true);
         if (!hs->live && now - hs->ended_ms > KEEP_AFTER_END_MS) stream_free(hs);
     }
@@ -371,6 +464,7 @@ static int serve_playlist(hls_module_t *m, hls_stream_t *hs, sl_http_conn_t *c, 
     if (hs == NULL || !hs->live) {
         /* On demand, the first request starts the muxer. */
         int rc = m->srv->cfg->hls.on_demand ? attach(m, key, &hs) : SL_ERR_NOT_FOUND;
+        if (rc == SL_ERR_NOT_FOUND && sl_hub_find(m->srv->hub, key) == NULL) return wait_pull(m, hs, c, key, query);
         if (rc == SL_ERR_NOT_FOUND && hs != NULL && hs->window.count > 0) return respond_playlist(hs, c, query);
         if (rc != SL_OK) return sl_http_respond_error(c, 404, "stream not found");
     }
@@ -400,6 +494,9 @@ static int handle(void *arg, sl_http_conn_t *c, const sl_http_request_t *req)
                          .query = req->query, .remote = sl_http_conn_peer(c)};
     const char *why = NULL;
     if (sl_admit_token(m->srv, &ar, &why) != SL_OK) return sl_http_respond_error(c, 401, why);
+    /* Each request of an HLS player is on its own: this is what keeps a pulled
+     * stream watched. */
+    sl_relay_touch(m->srv, key);
     hls_stream_t *hs = find_stream(m, key);
     return kind == SL_HLS_SEGMENT ? serve_segment(hs, c, seq) : serve_playlist(m, hs, c, key, req->query);
 }

@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include "protocols/relay/relay.h"
 #include "protocols/webrtc/peer.h"
 #include "sluice/admit.h"
 #include "sluice/log.h"
@@ -258,6 +259,9 @@ void wr_peer_on_srtp(wr_peer_t *p, uint8_t *data, size_t len)
 void wr_peer_tick(wr_peer_t *p, uint64_t now_ms)
 {
     if (p->state != WR_CONNECTED) {
+        /* A WHEP player still connecting is a viewer of a pulled stream already:
+         * the pull must not go idle before it subscribes. */
+        if (!p->publish) sl_relay_touch(p->m->srv, p->key);
         uint64_t limit = p->m->srv->cfg->limits.handshake_timeout_ms;
         if (now_ms - p->created_ms >= limit) {
             wr_peer_close(p, p->state == WR_WAIT_ICE ? "no ICE connectivity check in time" : "DTLS handshake timed out");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "protocols/relay/relay.h"
 #include "protocols/webrtc/peer.h"
 #include "sluice/admit.h"
 #include "sluice/log.h"
@@ -63,10 +64,9 @@ static int ice_server_links(const sl_config_t *cfg, sl_bytes_t *out)
     return rc;
 }
 
-/* The admission request of a WHIP/WHEP request: the token comes as a Bearer
- * header (RFC 9725 4.5) or in the query. */
-static sl_admit_req_t admit_req(sl_http_conn_t *c, const sl_http_request_t *req, const route_t *r, uint64_t id,
-                                char *bearer, size_t cap)
+/* The token of a WHIP/WHEP request comes as a Bearer header (RFC 9725 4.5) or in
+ * the query; this is the header's, "" without one. */
+static void bearer_of(const sl_http_request_t *req, char *bearer, size_t cap)
 {
     size_t len;
     const char *h = sl_http_header_get(req, "Authorization", &len);
@@ -75,8 +75,14 @@ static sl_admit_req_t admit_req(sl_http_conn_t *c, const sl_http_request_t *req,
         memcpy(bearer, h + 7, len - 7);
         bearer[len - 7] = '\0';
     }
+}
+
+/* The admission request of a WHIP/WHEP request (borrows query and bearer). */
+static sl_admit_req_t admit_req(sl_http_conn_t *c, const route_t *r, uint64_t id, const char *query,
+                                const char *bearer)
+{
     return (sl_admit_req_t){.proto = SL_PROTO_WEBRTC, .dir = r->publish ? SL_DIR_PUBLISH : SL_DIR_PLAY,
-                            .client_id = id, .key = r->key, .query = req->query, .bearer = bearer,
+                            .client_id = id, .key = r->key, .query = query, .bearer = bearer,
                             .remote = sl_http_conn_peer(c)};
 }
 
@@ -167,7 +173,9 @@ static int refuse(sl_http_conn_t *c, const route_t *r, int status, const char *w
     return sl_http_respond_error(c, status, body);
 }
 
-/* A negotiated offer; with an on_publish/on_play hook it waits for the decision. */
+/* An offer on its way to an answer: with an on_publish/on_play hook it waits for
+ * the decision; a WHEP offer for a stream an origin may have (relay.pull) first
+ * waits for the pull to bring it. */
 typedef struct pending_offer {
     wr_module_t *m;
     sl_http_conn_t *c;
@@ -177,8 +185,28 @@ typedef struct pending_offer {
     int n;
     sl_webrtc_offer_info_t info;
     sl_admission_t *admission;
+    sl_relay_wait_t pull;
+    /* The offer, kept while the pull is awaited: it is negotiated against the
+     * stream, which is not there yet. */
+    char *sdp;
+    size_t sdp_len;
     char query[SL_HTTP_MAX_PATH];
+    char bearer[512];
 } pending_offer_t;
+
+static void offer_free(pending_offer_t *o)
+{
+    free(o->sdp);
+    free(o);
+}
+
+/* Ends the request with an error status; takes o. */
+static int offer_refuse(pending_offer_t *o, int status, const char *why)
+{
+    int rc = refuse(o->c, &o->r, status, why);
+    offer_free(o);
+    return rc;
+}
 
 /* The session and its answer. The stream is looked at again: it may have changed
  * while a hook decided. */
@@ -206,21 +234,23 @@ static void on_admitted(void *arg, int rc, const char *why)
     pending_offer_t *o = arg;
     if (rc == SL_OK) (void)answer_offer(o);
     else (void)refuse(o->c, &o->r, 403, why);
-    free(o);
+    offer_free(o);
 }
 
-/* The client left while the hook was deciding. */
+/* The client left while the hook was deciding or while the pull was awaited;
+ * cancelling what is not pending does nothing. */
 static void on_close_pending(void *arg)
 {
     pending_offer_t *o = arg;
     sl_admit_cancel(o->admission);
-    free(o);
+    sl_relay_wait_cancel(&o->pull);
+    offer_free(o);
 }
 
-static int negotiate(pending_offer_t *o, sl_stream_t *stream, const sl_http_request_t *req)
+static int negotiate(pending_offer_t *o, sl_stream_t *stream, const uint8_t *sdp, size_t len)
 {
     sl_sdp_t *offer = NULL;
-    if (sl_sdp_parse((const char *)req->body, req->body_len, &offer) != SL_OK)
+    if (sl_sdp_parse((const char *)sdp, len, &offer) != SL_OK)
         return refuse(o->c, &o->r, 400, "the offer is not valid SDP");
     const sl_frame_t *vc = stream != NULL ? sl_stream_video_config(stream) : NULL;
     sl_codec_t video = o->r.publish ? SL_CODEC_H264 : vc != NULL ? (sl_codec_t)vc->codec : SL_CODEC_NONE;
@@ -237,6 +267,60 @@ static int negotiate(pending_offer_t *o, sl_stream_t *stream, const sl_http_requ
     return rc;
 }
 
+/* The offer against the stream, then the hook, then the answer; takes o. */
+static int offer_stream(pending_offer_t *o, sl_stream_t *stream, const uint8_t *sdp, size_t len)
+{
+    if (negotiate(o, stream, sdp, len) != SL_OK) {
+        offer_free(o);
+        return SL_OK;
+    }
+    sl_admit_req_t ar = admit_req(o->c, &o->r, o->id, o->query, o->bearer);
+    const char *why = NULL;
+    int rc = sl_admit(o->m->srv, &ar, on_admitted, o, &o->admission, &why);
+    if (rc == SL_ERR_AGAIN) {
+        sl_http_conn_on_close(o->c, on_close_pending, o);
+        return SL_OK;
+    }
+    rc = rc == SL_OK ? answer_offer(o) : refuse(o->c, &o->r, 403, why);
+    offer_free(o);
+    return rc;
+}
+
+/* The pull is over: the request goes on as if it had just come, with its kept
+ * offer. */
+static void on_pulled(sl_relay_wait_t *w, int status)
+{
+    pending_offer_t *o = sl_container_of(w, pending_offer_t, pull);
+    sl_stream_t *stream = status == SL_OK ? sl_hub_find(o->m->srv->hub, o->r.key) : NULL;
+    if (stream != NULL) (void)offer_stream(o, stream, (const uint8_t *)o->sdp, o->sdp_len);
+    else if (status == SL_ERR_TIMEOUT) (void)offer_refuse(o, 504, "no origin answered in time");
+    else if (status == SL_OK || status == SL_ERR_NOT_FOUND) (void)offer_refuse(o, 404, "no such stream");
+    else (void)offer_refuse(o, 503, sl_strerror(status));
+}
+
+/* A WHEP offer for a stream the hub does not have: it waits when a relay.pull rule
+ * covers the stream (an edge server), and is refused otherwise. Takes o. */
+static int wait_pull(pending_offer_t *o, const sl_http_request_t *req)
+{
+    sl_sdp_t *offer = NULL;
+    /* Nothing is pulled for an offer that would be refused anyway. */
+    if (sl_sdp_parse((const char *)req->body, req->body_len, &offer) != SL_OK)
+        return offer_refuse(o, 400, "the offer is not valid SDP");
+    sl_sdp_free(offer);
+    o->sdp = malloc(req->body_len);
+    if (o->sdp == NULL) return offer_refuse(o, 503, "out of memory");
+    memcpy(o->sdp, req->body, req->body_len);
+    o->sdp_len = req->body_len;
+    o->pull.done = on_pulled;
+    int rc = sl_relay_wait(o->m->srv, o->r.key, &o->pull);
+    if (rc == SL_ERR_NOT_FOUND) return offer_refuse(o, 404, "no such stream");
+    if (rc != SL_OK) return offer_refuse(o, 503, sl_strerror(rc));
+    sl_http_conn_on_close(o->c, on_close_pending, o);
+    SL_INFO("client %llu webrtc %s WHEP %s: waiting for the relay pull", (unsigned long long)sl_http_conn_id(o->c),
+            sl_http_conn_peer(o->c), o->r.key);
+    return SL_OK;
+}
+
 /* POST: the token first (nothing about the stream is told without it), then the
  * stream, the offer, and the hook. */
 static int handle_offer(wr_module_t *m, sl_http_conn_t *c, const sl_http_request_t *req, const route_t *r)
@@ -244,32 +328,23 @@ static int handle_offer(wr_module_t *m, sl_http_conn_t *c, const sl_http_request
     size_t ct_len;
     const char *ct = sl_http_header_get(req, "Content-Type", &ct_len);
     char bearer[512];
+    bearer_of(req, bearer, sizeof(bearer));
     uint64_t id = sl_next_client_id();
-    sl_admit_req_t ar = admit_req(c, req, r, id, bearer, sizeof(bearer));
+    sl_admit_req_t ar = admit_req(c, r, id, req->query, bearer);
     const char *why = NULL;
     if (sl_admit_token(m->srv, &ar, &why) != SL_OK) return respond_unauthorized(c, why);
     if (ct == NULL || ct_len < 15 || strncasecmp(ct, "application/sdp", 15) != 0)
         return refuse(c, r, 415, "the offer must be Content-Type: application/sdp");
     sl_stream_t *stream = sl_hub_find(m->srv->hub, r->key);
     if (r->publish && stream != NULL) return refuse(c, r, 409, "the stream already has a publisher");
-    if (!r->publish && stream == NULL) return refuse(c, r, 404, "no such stream");
 
     pending_offer_t *o = calloc(1, sizeof(*o));
     if (o == NULL) return sl_http_respond_error(c, 503, NULL);
     *o = (pending_offer_t){.m = m, .c = c, .r = *r, .id = id};
     snprintf(o->query, sizeof(o->query), "%s", req->query);
-    if (negotiate(o, stream, req) != SL_OK) {
-        free(o);
-        return SL_OK;
-    }
-    int rc = sl_admit(m->srv, &ar, on_admitted, o, &o->admission, &why);
-    if (rc == SL_ERR_AGAIN) {
-        sl_http_conn_on_close(c, on_close_pending, o);
-        return SL_OK;
-    }
-    rc = rc == SL_OK ? answer_offer(o) : refuse(c, r, 403, why);
-    free(o);
-    return rc;
+    snprintf(o->bearer, sizeof(o->bearer), "%s", bearer);
+    if (!r->publish && stream == NULL) return wait_pull(o, req);
+    return offer_stream(o, stream, req->body, req->body_len);
 }
 
 static int handle_session(wr_module_t *m, sl_http_conn_t *c, const sl_http_request_t *req, const route_t *r)
@@ -280,7 +355,8 @@ static int handle_session(wr_module_t *m, sl_http_conn_t *c, const sl_http_reque
     if (strcmp(req->method, "DELETE") != 0)
         return sl_http_respond_ex(c, 405, "text/plain", "Allow: DELETE, OPTIONS\r\n", "405 Method Not Allowed\n", 23);
     char bearer[512];
-    sl_admit_req_t ar = admit_req(c, req, r, sl_http_conn_id(c), bearer, sizeof(bearer));
+    bearer_of(req, bearer, sizeof(bearer));
+    sl_admit_req_t ar = admit_req(c, r, sl_http_conn_id(c), req->query, bearer);
     const char *why = NULL;
     if (sl_admit_token(m->srv, &ar, &why) != SL_OK) return respond_unauthorized(c, why);
     wr_peer_t *p = wr_peer_find(m, r->session);
