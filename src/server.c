@@ -25,11 +25,16 @@ static void run_deferred(uv_check_t *check)
         sl_deferred_t *d = sl_container_of(node, sl_deferred_t, link);
         d->run(d);
     }
+    uv_idle_stop(&srv->flush_idle);
 }
+
+static void keep_polling(uv_idle_t *idle) {}
 
 void sl_server_defer(sl_server_t *srv, sl_deferred_t *d)
 {
-    if (!sl_list_linked(&d->link)) sl_list_insert_tail(&srv->deferred, &d->link);
+    if (sl_list_linked(&d->link)) return;
+    sl_list_insert_tail(&srv->deferred, &d->link);
+    uv_idle_start(&srv->flush_idle, keep_polling);
 }
 
 void sl_server_cancel(sl_deferred_t *d) { sl_list_remove(&d->link); }
@@ -225,6 +230,7 @@ int sl_server_init(sl_server_t *srv, uv_loop_t *loop, const sl_config_t *cfg)
 
     uv_check_init(loop, &srv->flush_check);
     uv_check_start(&srv->flush_check, run_deferred);
+    uv_idle_init(loop, &srv->flush_idle);
     uv_signal_init(loop, &srv->sigint);
     uv_signal_init(loop, &srv->sigterm);
     srv->sigint.data = srv->sigterm.data = srv;
@@ -269,6 +275,7 @@ void sl_server_stop(sl_server_t *srv)
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     /* Sessions cancel their deferred work when they close, so nothing is left. */
     uv_close((uv_handle_t *)&srv->flush_check, NULL);
+    uv_close((uv_handle_t *)&srv->flush_idle, NULL);
 }
 
 void sl_server_free(sl_server_t *srv)

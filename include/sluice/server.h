@@ -91,6 +91,9 @@ typedef struct sl_server {
     uint32_t stats_ticks;
     sl_list_t deferred;
     uv_check_t flush_check;
+    /* Active while work is deferred: the loop then polls without blocking, so work
+     * deferred from a timer runs at once, not at the next I/O or timer. */
+    uv_idle_t flush_idle;
     uv_signal_t sigint, sigterm;
     uv_timer_t stop_timer;
     bool stopping;

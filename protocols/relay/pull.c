@@ -311,7 +311,11 @@ void sl__pull_failed(pull_t *p, int rc, const char *why)
     /* RTSP over UDP refused, or brought nothing: "auto" goes on over TCP. */
     if (rc == SL_ERR_UNSUPPORTED && p->transport == SL_SOURCE_AUTO && !p->use_tcp) {
         p->use_tcp = true;
+        SL_WARN("relay pull %s <- %s: %s; again over TCP", p->key, shown, why);
+        p->retries--;
         p->round_failures--;
+        attempt(p);
+        return;
     }
     bool all_not_found = p->round_not_found == p->url_count;
     bool round_over = p->round_failures >= p->url_count;
@@ -360,6 +364,7 @@ static int start_run(pull_t *p)
     p->backoff_ms = 0;
     p->use_tcp = p->transport == SL_SOURCE_TCP;
     p->last_used_ms = now_ms(p);
+    p->idle_since_ms = 0;
     p->remote[0] = '\0';
     /* A source is one URL; the origins of a rule are all RTMP. */
     sl_conn_init(&p->conn, p->conn.id, is_rtsp(p->urls) ? SL_PROTO_RTSP : SL_PROTO_RTMP, p->remote, p->key,
@@ -503,9 +508,15 @@ static void tick_one(pull_t *p, const sl_config_t *cfg, uint64_t now)
         if (p->always_on && start_run(p) != SL_OK) SL_WARN("relay pull %s: out of memory", p->key);
         return;
     }
+    /* Idle from the first tick without a viewer (or the last HLS request, if
+     * later): a pull stops between idle_timeout_ms and a second more after its
+     * last viewer left, never before. */
     if ((p->stream != NULL && sl_stream_viewers(p->stream) > 0) || p->waiters.next != &p->waiters)
-        p->last_used_ms = now;
-    if (!p->always_on && now - p->last_used_ms >= cfg->relay.idle_timeout_ms) {
+        p->idle_since_ms = 0;
+    else if (p->idle_since_ms == 0)
+        p->idle_since_ms = now;
+    uint64_t idle_since = SL_MAX(p->idle_since_ms, p->last_used_ms);
+    if (!p->always_on && p->idle_since_ms != 0 && now - idle_since >= cfg->relay.idle_timeout_ms) {
         stop_run(p, SL_ERR_CLOSED, "nobody watches");
         return;
     }

@@ -50,7 +50,8 @@ typedef struct pull {
     const char *why_down; /* why the last attempt ended, for the API; or NULL */
     char why_buf[160];
     sl_list_t waiters;
-    uint64_t last_used_ms; /* a viewer or a waiting player was there */
+    uint64_t last_used_ms;  /* a player started it or an HLS request touched it */
+    uint64_t idle_since_ms; /* the first tick that saw no viewer; 0 while watched */
     uint64_t down_since_ms;
 
     sl_stream_t *stream; /* published while running, across origin changes */

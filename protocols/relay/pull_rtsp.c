@@ -26,6 +26,8 @@
 #define SILENCE_MS 10000
 /* Tries at an even UDP port whose next one is free too. */
 #define PORT_PAIR_TRIES 32
+/* Asked of the kernel for each RTP socket (capped by net.core.rmem_max). */
+#define UDP_RECV_BUFFER (4 << 20)
 
 typedef struct udp_pair {
     uv_udp_t rtp, rtcp;
@@ -187,6 +189,10 @@ static int open_pair(pull_rtsp_t *r, udp_pair_t *u, const struct sockaddr_storag
         u->rtp.data = u->rtcp.data = r;
         u->open = true;
         r->handles += 2;
+        /* The camera's first keyframe comes in one burst: the default buffer
+         * (about 200 kB) overflowed on it in half the test runs. */
+        int rcvbuf = UDP_RECV_BUFFER;
+        (void)setsockopt(fa, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
         if (uv_udp_open(&u->rtp, fa) != 0 || uv_udp_open(&u->rtcp, fb) != 0 ||
             uv_udp_recv_start(&u->rtp, on_udp_alloc, on_udp) != 0 ||
             uv_udp_recv_start(&u->rtcp, on_udp_alloc, on_udp) != 0)
@@ -244,7 +250,8 @@ static void send_reports(pull_t *p, pull_rtsp_t *r, uint64_t now)
         if (sl_rtp_ingest_report(r->in[i], r->ssrc, now, &rtcp) == SL_OK) {
             const sl_rtsp_client_track_t *t = sl_rtsp_client_track(&r->client, i);
             if (!r->udp) {
-                (void)sl_rtsp_client_send_rtcp(&r->client, i, rtcp.data, rtcp.len, out_of(p));
+                if (sl_rtsp_client_send_rtcp(&r->client, i, rtcp.data, rtcp.len, out_of(p)) != SL_OK)
+                    SL_DEBUG("relay pull %s: receiver report of track %d not sent", p->key, i);
             } else if (r->pair[i].open && t->server_rtcp_port != 0) {
                 struct sockaddr_storage to = r->pair[i].server_rtcp;
                 if (to.ss_family == AF_INET6) ((struct sockaddr_in6 *)&to)->sin6_port = htons(t->server_rtcp_port);
@@ -292,8 +299,9 @@ void sl__pull_rtsp_end(pull_t *p)
     pull_rtsp_t *r = p->run->rtsp;
     p->run->rtsp = NULL;
     /* TEARDOWN frees the camera's session now rather than at its timeout. */
-    if (p->run->tcp != NULL && sl_rtsp_client_teardown(&r->client, out_of(p)) == SL_OK)
-        (void)sl_relay_link_flush(p->run->tcp);
+    if (p->run->tcp != NULL && sl_rtsp_client_teardown(&r->client, out_of(p)) == SL_OK &&
+        sl_relay_link_flush(p->run->tcp) != SL_OK)
+        SL_DEBUG("relay pull %s: TEARDOWN not sent", p->key);
     sl_rtsp_client_free(&r->client);
     for (int i = 0; i < MAX_TRACKS; i++) sl_rtp_ingest_free(r->in[i]);
     r->pull = NULL;
