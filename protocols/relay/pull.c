@@ -30,6 +30,10 @@
 #define READY_TIMEOUT_MS 10000
 /* After a change of origin, frames resume this long after the last one. */
 #define REBASE_GAP_MS 100
+/* Playing, no frame this long: the origin is gone, or it accepted a stream it
+ * does not have (nginx-rtmp answers Play.Start to any name). */
+#define SILENCE_MS 10000
+#define FIRST_FRAME_MS 5000
 /* An audio-only stream wakes its players once audio has flowed this long. */
 #define AUDIO_ONLY_WAKE_MS 1000
 
@@ -101,19 +105,10 @@ static void arm_wait_timer(pull_t *p)
 
 void sl__pull_ready(pull_t *p)
 {
-    sl_server_t *srv = p->relay->srv;
-    if (p->stream == NULL) {
-        int rc = sl_hub_publish(srv->hub, p->key, &p->stream);
-        if (rc != SL_OK) {
-            /* Published here meanwhile by a client: the next frame ends the pull
-             * (SL_ERR_BUSY) and its players take that stream. */
-            p->stream = NULL;
-            p->state = PULL_LIVE;
-            return;
-        }
-    }
     p->state = PULL_LIVE;
     p->down_since_ms = 0;
+    p->last_frame_ms = now_ms(p);
+    p->framed = false;
     p->backoff_ms = 0;
     p->round_failures = p->round_not_found = 0;
     p->rebase = p->need_key = true;
@@ -143,7 +138,14 @@ static void maybe_wake(pull_t *p, const sl_frame_t *f)
 int sl__pull_frame(pull_t *p, sl_frame_t *f)
 {
     if (p->state != PULL_LIVE) return SL_OK;
-    if (p->stream == NULL) return SL_ERR_BUSY;
+    /* Published with the first frame, not on Play.Start: an origin that accepts a
+     * name it does not have then publishes nothing here. */
+    if (p->stream == NULL && sl_hub_publish(p->relay->srv->hub, p->key, &p->stream) != SL_OK) {
+        /* Published here meanwhile by a client: its players take that stream. */
+        p->stream = NULL;
+        return SL_ERR_BUSY;
+    }
+    p->framed = true;
     bool media = (f->flags & SL_FRAME_CONFIG) == 0 && f->media != SL_MEDIA_DATA;
     if (!media) {
         /* Configs and metadata of a later connection go at the current time. */
@@ -164,7 +166,10 @@ int sl__pull_frame(pull_t *p, sl_frame_t *f)
         p->have_last = true;
     }
     int rc = sl_stream_push(p->stream, f, now_ms(p));
-    if (rc == SL_OK && media) maybe_wake(p, f);
+    if (rc == SL_OK && media) {
+        p->last_frame_ms = now_ms(p);
+        maybe_wake(p, f);
+    }
     return rc;
 }
 
@@ -530,6 +535,11 @@ static void tick_one(pull_t *p, const sl_config_t *cfg, uint64_t now)
         sl_stream_unpublish(p->stream);
         p->stream = NULL;
         p->woken = p->have_last = false;
+    }
+    if (p->state == PULL_LIVE && now - p->last_frame_ms >= (p->framed ? SILENCE_MS : FIRST_FRAME_MS)) {
+        sl__pull_failed(p, SL_ERR_NOT_FOUND, p->framed ? "no frame from the origin for 10 s"
+                                                       : "the origin sent nothing in 5 s after starting to play");
+        return;
     }
     if (p->run->rtsp != NULL && p->state != PULL_WAITING) {
         int rc = sl__pull_rtsp_tick(p, now);

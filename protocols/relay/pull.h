@@ -53,6 +53,8 @@ typedef struct pull {
     uint64_t last_used_ms;  /* a player started it or an HLS request touched it */
     uint64_t idle_since_ms; /* the first tick that saw no viewer; 0 while watched */
     uint64_t down_since_ms;
+    uint64_t last_frame_ms; /* of this connection, or when it started playing */
+    bool framed;            /* this connection brought a frame */
 
     sl_stream_t *stream; /* published while running, across origin changes */
     bool woken;          /* players were told the stream is there */
@@ -68,9 +70,10 @@ typedef struct pull {
 /* pull.c, for pull_rtsp.c */
 /* The current origin's URL. */
 const char *sl__pull_url(const pull_t *p);
-/* The origin accepted: frames are coming. Publishes the stream the first time. */
+/* The origin accepted: frames are coming (the first one publishes the stream). */
 void sl__pull_ready(pull_t *p);
-/* A frame from the origin (borrowed; its timestamps are shifted in place). */
+/* A frame from the origin (borrowed; its timestamps are shifted in place).
+ * SL_ERR_BUSY when a client published the stream here first. */
 int sl__pull_frame(pull_t *p, sl_frame_t *f);
 /* Formats why the origin refused into p->why_buf and makes it the reason shown. */
 void sl__pull_refused(pull_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

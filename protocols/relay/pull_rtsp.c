@@ -22,8 +22,6 @@
 /* Over UDP, no packet this long after PLAY: the path drops them ("auto" then goes
  * over TCP, as MediaMTX and ffmpeg do). */
 #define UDP_SILENCE_MS 3000
-/* Playing, nothing at all this long: the camera is gone. */
-#define SILENCE_MS 10000
 /* Tries at an even UDP port whose next one is free too. */
 #define PORT_PAIR_TRIES 32
 /* Asked of the kernel for each RTP socket (capped by net.core.rmem_max). */
@@ -268,14 +266,9 @@ int sl__pull_rtsp_tick(pull_t *p, uint64_t now)
 {
     pull_rtsp_t *r = p->run->rtsp;
     if (!r->ready) return SL_OK;
-    uint64_t quiet_since = r->last_packet_ms != 0 ? r->last_packet_ms : r->ready_ms;
     if (r->udp && r->last_packet_ms == 0 && now - r->ready_ms >= UDP_SILENCE_MS) {
         sl__pull_refused(p, "no RTP over UDP in %u ms", UDP_SILENCE_MS);
         return SL_ERR_UNSUPPORTED;
-    }
-    if (now - quiet_since >= SILENCE_MS) {
-        sl__pull_refused(p, "nothing from the camera for %u ms", SILENCE_MS);
-        return SL_ERR_TIMEOUT;
     }
     for (int i = 0; i < MAX_TRACKS; i++)
         if (r->in[i] != NULL && sl_rtp_ingest_poll(r->in[i], now) != SL_OK) return SL_ERR_NOMEM;
