@@ -22,6 +22,7 @@ struct sl_stream {
     char key[SL_STREAM_KEY_MAX];
     bool published;
     sl_frame_t *metadata, *video_config, *audio_config;
+    sl_frame_t *derived_audio_config; /* the transcoder's track, in another codec */
     bool has_video, has_audio;
 
     /* The frame log: entries [head, tail) live at ring[seq & mask]. */
@@ -123,6 +124,7 @@ static void stream_free(sl_stream_t *s)
     sl_frame_unref(s->metadata);
     sl_frame_unref(s->video_config);
     sl_frame_unref(s->audio_config);
+    sl_frame_unref(s->derived_audio_config);
     s->hub->stream_count--;
     free(s->ring);
     free(s);
@@ -183,9 +185,14 @@ static bool is_sync_point(const sl_stream_t *s, const sl_frame_t *f)
     return f->media == SL_MEDIA_AUDIO && !s->has_video;
 }
 
+/* What a new subscriber gets before the log: see next_prelude. */
+#define PRELUDE_STEPS 4
+
 static void remember_config(sl_stream_t *s, sl_frame_t *f)
 {
-    sl_frame_t **slot = f->media == SL_MEDIA_VIDEO ? &s->video_config : &s->audio_config;
+    sl_frame_t **slot = f->media == SL_MEDIA_VIDEO          ? &s->video_config
+                        : (f->flags & SL_FRAME_DERIVED) != 0 ? &s->derived_audio_config
+                                                              : &s->audio_config;
     sl_frame_unref(*slot);
     *slot = sl_frame_ref(f);
     s->last_config_seq = s->tail;
@@ -273,7 +280,7 @@ static bool check_subscriber(sl_stream_t *s, sl_subscriber_t *sub, uint64_t now_
         sub->frames_skipped += key - sub->cursor;
     s->hub->frames_skipped += key - sub->cursor;
         if (s->last_config_seq != UINT64_MAX && s->last_config_seq >= sub->cursor && s->last_config_seq < key)
-            sub->prelude = 3;
+            sub->prelude = PRELUDE_STEPS;
         sub->cursor = key;
         sub->last_skip_ms = now_ms;
     }
@@ -358,7 +365,7 @@ int sl_hub_subscribe(sl_hub_t *hub, const char *key, sl_subscriber_t *sub,
     sub->stream = s;
     sub->ops = ops;
     sub->cursor = gop_cache_start(s);
-    sub->prelude = 3;
+    sub->prelude = PRELUDE_STEPS;
     sub->wait_key = true;
     sub->behind_since_ms = now_ms;
     sub->last_skip_ms = now_ms;
@@ -369,13 +376,17 @@ int sl_hub_subscribe(sl_hub_t *hub, const char *key, sl_subscriber_t *sub,
     return SL_OK;
 }
 
-/* Metadata, then video config, then audio config: what a player needs before media. */
+/* Metadata, then video config, then the audio configs: what a player needs before
+ * media. */
 static sl_frame_t *next_prelude(sl_subscriber_t *sub)
 {
     sl_stream_t *s = sub->stream;
     while (sub->prelude > 0) {
-        int step = 3 - sub->prelude--;
-        sl_frame_t *f = step == 0 ? s->metadata : step == 1 ? s->video_config : s->audio_config;
+        int step = PRELUDE_STEPS - sub->prelude--;
+        sl_frame_t *f = step == 0   ? s->metadata
+                        : step == 1 ? s->video_config
+                        : step == 2 ? s->audio_config
+                                    : s->derived_audio_config;
         if (f != NULL) return f;
     }
     return NULL;
@@ -462,6 +473,13 @@ bool sl_stream_has_video(const sl_stream_t *s) { return s->has_video; }
 bool sl_stream_has_audio(const sl_stream_t *s) { return s->has_audio; }
 const sl_frame_t *sl_stream_video_config(const sl_stream_t *s) { return s->video_config; }
 const sl_frame_t *sl_stream_audio_config(const sl_stream_t *s) { return s->audio_config; }
+
+const sl_frame_t *sl_stream_audio_config_of(const sl_stream_t *s, sl_codec_t codec)
+{
+    if (s->audio_config != NULL && s->audio_config->codec == codec) return s->audio_config;
+    if (s->derived_audio_config != NULL && s->derived_audio_config->codec == codec) return s->derived_audio_config;
+    return NULL;
+}
 
 uint64_t sl_hub_frames_skipped(const sl_hub_t *hub) { return hub->frames_skipped; }
 

@@ -43,6 +43,9 @@ typedef enum sl_codec {
 enum sl_frame_flags {
     SL_FRAME_KEY = 1 << 0,    /* video: a random access point (IDR / IRAP) */
     SL_FRAME_CONFIG = 1 << 1, /* payload is the codec configuration, not media */
+    /* Audio the transcoder made from the publisher's, in another codec: the stream
+     * then carries both, and each output takes the codec it can carry. */
+    SL_FRAME_DERIVED = 1 << 2,
 };
 
 /* Cached wire encodings, indexed by kind. */

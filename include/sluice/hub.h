@@ -153,6 +153,9 @@ bool sl_stream_has_audio(const sl_stream_t *s);
 /* Current codec configs (borrowed, may be NULL). */
 const sl_frame_t *sl_stream_video_config(const sl_stream_t *s);
 const sl_frame_t *sl_stream_audio_config(const sl_stream_t *s);
+/* The audio config of `codec`: the publisher's, or that of the track the
+ * transcoder derives from it (SL_FRAME_DERIVED); NULL when the stream has neither. */
+const sl_frame_t *sl_stream_audio_config_of(const sl_stream_t *s, sl_codec_t codec);
 /* Stats at now_ms (the clock of sl_stream_push). */
 void sl_stream_get_stats(const sl_stream_t *s, uint64_t now_ms, sl_stream_stats_t *out);
 /* Frames skipped by every subscriber that fell behind the soft limit. */
