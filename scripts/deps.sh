@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages sluice needs, only those missing.
 # usage: scripts/deps.sh build|test
 set -eu
-build="cmake make clang pkg-config libuv1-dev libssl-dev libyaml-dev libcjson-dev libsrtp2-dev libusrsctp-dev"
+build="cmake make clang pkg-config libuv1-dev libssl-dev libyaml-dev libcjson-dev libsrtp2-dev libusrsctp-dev
+  libopus-dev libavcodec-dev"
 test="$build libcmocka-dev libclang-rt-14-dev python3 ffmpeg rtmpdump chromium
   gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav nginx libnginx-mod-rtmp"

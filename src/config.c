@@ -123,6 +123,11 @@ static const struct key_def keys[] = {
     U32(hooks.timeout_ms, 100, 60000),
     BOOL(hooks.fail_open),
 
+    SECTION(transcode),
+    BOOL(transcode.enabled),
+    U32(transcode.opus_bitrate, 16000, 256000),
+    U32(transcode.aac_bitrate, 32000, 320000),
+
     SECTION(relay),
     RULES(relay.push),
     RULES(relay.pull),
@@ -212,6 +217,9 @@ void sl_config_defaults(sl_config_t *cfg)
     strcpy(cfg->auth.play.apps, "*");
     cfg->hooks.timeout_ms = 3000;
 
+    cfg->transcode.enabled = true;
+    cfg->transcode.opus_bitrate = 64000;
+    cfg->transcode.aac_bitrate = 128000;
     cfg->relay.pull_timeout_ms = 10000;
     cfg->relay.idle_timeout_ms = 10000;
     cfg->relay.retry_max_ms = 30000;

@@ -327,9 +327,12 @@ int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
     e->frame = sl_frame_ref(f);
     e->bytes_before = s->bytes_total;
     s->bytes_total += f->len;
-    s->frames_in++;
-    s->last_dts = f->dts;
-    count_rate(s, f, now_ms);
+    /* The stream's stats are the publisher's: a transcoder's track adds none. */
+    if (!(f->flags & SL_FRAME_DERIVED)) {
+        s->frames_in++;
+        s->last_dts = f->dts;
+        count_rate(s, f, now_ms);
+    }
 
     trim_log(s, SL_MIN(keep_from, gop_cache_start(s)));
     sl_list_foreach_safe(pos, tmp, &s->subscribers) notify(sl_container_of(pos, sl_subscriber_t, link));

@@ -140,6 +140,14 @@ typedef struct sl_config {
                                   (backoff from 1 s, doubling), default 30000 */
     } relay;
 
+    /* transcode: Opus <-> AAC for WebRTC (docs/transcode.md); built with libopus and
+     * libavcodec. */
+    struct {
+        bool enabled;          /* transcode.enabled, default true */
+        uint32_t opus_bitrate; /* transcode.opus_bitrate, 16000..256000, default 64000 */
+        uint32_t aac_bitrate;  /* transcode.aac_bitrate, 32000..320000, default 128000 */
+    } transcode;
+
     struct {
         bool enabled;            /* api.enabled, default true: the management API and /metrics */
         sl_listen_list_t listen; /* api.listen, default ["127.0.0.1:8081"] */

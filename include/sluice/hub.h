@@ -142,6 +142,8 @@ bool sl_stream_note_once(sl_stream_t *s, sl_stream_note_t note);
  * and clears the slot before the stream can go. */
 typedef enum sl_output_kind {
     SL_OUTPUT_RTP = 0, /* protocols/rtp/output.h: RTP packets for RTSP and WebRTC players */
+    SL_OUTPUT_TO_AAC,  /* protocols/transcode: the transcoder making AAC of Opus */
+    SL_OUTPUT_TO_OPUS, /* and Opus of AAC */
     SL_OUTPUT_COUNT
 } sl_output_kind_t;
 void *sl_stream_get_output(const sl_stream_t *s, sl_output_kind_t kind);

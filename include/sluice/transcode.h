@@ -21,8 +21,16 @@ typedef struct sl_transcode sl_transcode_t;
  * with the last sl_transcode_release. NULL when transcoding is not built, or
  * disabled (transcode.enabled), or out of memory: the output then plays without
  * audio when the codecs differ, as before. */
+#ifdef SLUICE_TRANSCODE
 sl_transcode_t *sl_transcode_want(struct sl_server *srv, sl_stream_t *s, sl_codec_t codec);
 /* The output stopped playing (NULL is fine). */
 void sl_transcode_release(sl_transcode_t *t);
+#else
+static inline sl_transcode_t *sl_transcode_want(struct sl_server *srv, sl_stream_t *s, sl_codec_t codec)
+{
+    return NULL;
+}
+static inline void sl_transcode_release(sl_transcode_t *t) {}
+#endif
 
 #endif
