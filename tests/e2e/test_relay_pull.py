@@ -13,11 +13,19 @@ connected and get frames again from the second, with timestamps still moving for
 the gap is measured from the frames' arrival. An origin answering StreamNotFound makes
 the edge try the next; a stream no origin has fails fast, an origin that never answers
 fails at `pull_timeout_ms`.
+
+nginx-rtmp (Debian's libnginx-mod-rtmp, the fixture of test_relay_push.py) as the
+origin: ffmpeg publishes to nginx, the edge's players get the stream; a stream nginx
+does not have, which it answers with NetStream.Play.Start and then silence, is given up
+5 s after it started playing and its players told "not found" then, not at
+`pull_timeout_ms`. Skipped without nginx-rtmp, failed under CI (env CI set).
 """
 
 import json
+import os
 import signal
 import socket
+import threading
 import time
 import unittest
 
@@ -25,13 +33,15 @@ import harness
 import rtmp_client
 from harness import HOST, note
 from test_api import Api, local_ports
-from test_relay_push import RelayPushCase, SilentTarget
+from test_relay_push import (NGINX, NGINX_RTMP_MODULE, Nginx, RelayPushCase, SilentTarget,
+                             log_lines, under_ci)
 
 KEY = "live/cam"
 IDLE_MS = 2000
 FAILOVER_BOUND_S = 5.0   # frames again this long after the origin died
 FAST_FAIL_S = 3.0        # "within a couple of seconds", far from pull_timeout_ms
 RECORD_S = 5
+FIRST_FRAME_S = 5.0      # pull.c: playing, and no frame this long: the origin is given up
 
 
 def origin_url(srv_or_port, app="live"):
@@ -473,6 +483,136 @@ class PullMissing(PullCase):
         self.assertGreaterEqual(elapsed, 2.9)
         self.assertLess(elapsed, 4.5)
         self.assertGreaterEqual(len(silent.accepted), 1)
+
+
+class PullFromNginx(PullCase):
+    """nginx-rtmp as the origin of a sluice edge."""
+
+    def setUp(self):
+        missing = [p for p in (NGINX, NGINX_RTMP_MODULE) if not os.path.exists(p)]
+        if missing and under_ci():
+            self.fail("CI is set but nginx-rtmp is missing: " + ", ".join(missing))
+        if missing:
+            raise unittest.SkipTest("nginx-rtmp missing (apt install nginx libnginx-mod-rtmp): "
+                                    + ", ".join(missing))
+        super().setUp()
+
+    def test_nginx_origin(self):
+        ng = Nginx(self)
+        pub = self.spawn_ffmpeg(harness.publisher_args(ng.rtmp_url(), 90), "publisher-nginx")
+        self.wait_until(lambda: pub.frames() >= 25 or pub.poll() is not None, 15,
+                        "ffmpeg publishing 25 frames to nginx")
+        self.assertIsNone(pub.poll(), "the publisher to nginx exited: " + pub.describe())
+        origin = origin_url(ng.port)
+        e = self.sluice("edge", edge_config([ng.port], pull_timeout_ms=15000))
+        self.assertEqual(relays(e), [], "a pull before any player")
+
+        reader = self.start_flv_reader(server=e, max_seconds=60)
+        recs = [(self.start_player(e.flv_url(), "flv-player"), "edge HTTP-FLV (nginx origin)"),
+                (self.start_player(e.rtmp_url(), "rtmp-player"), "edge RTMP (nginx origin)")]
+        self.wait_until(lambda: reader.video_frames >= 1 or reader.end is not None, 10,
+                        "a first video frame from nginx at the edge's HTTP-FLV player")
+        self.assertEqual(reader.status, 200, "edge HTTP-FLV: %s (%s)" % (reader.status, reader.end))
+        first = reader.first_video_frame()
+        note("nginx origin: the edge's HTTP-FLV player had its first frame %.3f s after its "
+             "request (keyframe: %s, NAL types %s)"
+             % (reader.first_video_time - reader.connect_time, first.key, first.nal_types))
+        self.assertLess(reader.first_video_time - reader.connect_time, 5.0)
+        self.assertTrue(first.key, "the first frame pulled from nginx is not a keyframe")
+        self.assertIn(5, first.nal_types, "no IDR in the first frame: %s" % first)
+
+        time.sleep(2)
+        rs = [r for r in relays(e) if r["stream"] == KEY]
+        self.assertEqual(len(rs), 1, "edge's pulls of %s: %s" % (KEY, rs))
+        self.assertEqual(rs[0]["state"], "live", rs[0])
+        self.assertTrue(rs[0]["target"].startswith(origin), rs[0])
+        self.assertGreater(rs[0]["bytes_in"], 10000, rs[0])
+        ports = local_ports(e.pid, ng.port)
+        self.assertEqual(len(ports), 1, "the edge's connections to nginx: %s" % ports)
+        st = Api(e.api_port).json("GET", "/api/v1/streams/" + KEY)
+        self.assertEqual((st["video"]["codec"], st["video"]["width"], st["video"]["height"]),
+                         ("h264", 640, 360), st)
+        self.assertEqual((st["audio"]["codec"], st["audio"]["sample_rate"],
+                          st["audio"]["channels"]), ("aac", 44100, 2), st)
+        note("nginx origin: the edge's pull %s %s, %d B in, from local port %s"
+             % (rs[0]["target"], rs[0]["state"], rs[0]["bytes_in"], sorted(ports)))
+        for rec, label in recs:
+            self.finish_player(rec, label)
+        self.assertIsNone(reader.end, "the HTTP-FLV reader's response ended: %s" % reader.end)
+        vts = [t.ts for t in list(reader.tags) if t.type == 9 and t.kind == "frame"]
+        # 25 fps and 43 AAC frames a second for as long as it played.
+        played = time.monotonic() - reader.first_video_time
+        note("nginx origin: the HTTP-FLV reader got %d video / %d audio frames in %.1f s"
+             % (len(vts), reader.audio_frames, played))
+        self.assertGreaterEqual(len(vts), 22 * played, "HTTP-FLV reader: too few frames")
+        self.assertGreaterEqual(reader.audio_frames, 38 * played,
+                                "HTTP-FLV reader: too few audio frames")
+        back = [(a, b) for a, b in zip(vts, vts[1:]) if b < a]
+        self.assertFalse(back, "HTTP-FLV video timestamps went back: %s" % back[:5])
+        reader.stop()
+
+        # A stream nginx does not have: it answers NetStream.Play.Start and sends
+        # nothing. One RTMP and one HTTP-FLV player, each of its own key, at once.
+        got = {}
+
+        def ask_rtmp():
+            got["rtmp"] = rtmp_play(e.rtmp_port, "nope", timeout=15)
+
+        def ask_flv():
+            got["flv"] = harness.http_get(e.http_port, e.flv_path("nope2"), timeout=15)
+
+        threads = [threading.Thread(target=f, daemon=True) for f in (ask_rtmp, ask_flv)]
+        asked = time.time()
+        for t in threads:
+            t.start()
+        # While they wait: the pulls play from nginx, and publish nothing on the edge.
+        self.wait_log(e, "relay pull live/nope <- %s: playing" % origin, 3, "edge")
+        self.wait_log(e, "relay pull live/nope2 <- %s: playing" % origin, 3, "edge")
+        time.sleep(1)
+        waiting = {r["stream"]: r["state"] for r in relays(e)}
+        self.assertEqual((waiting.get("live/nope"), waiting.get("live/nope2")), ("live", "live"),
+                         "the pulls while nginx plays nothing: %s" % relays(e))
+        for key in ("live/nope", "live/nope2"):
+            self.assertEqual(stream_status(e, key), 404,
+                             "%s published on the edge before a frame came" % key)
+        for t in threads:
+            t.join(20)
+        self.assertFalse(any(t.is_alive() for t in threads), "a player still waits after 20 s")
+
+        r_elapsed, r_code, r_got = got["rtmp"]
+        f_status, _, _, f_elapsed = got["flv"]
+        gave_up = {}
+        for key in ("live/nope", "live/nope2"):
+            playing = log_lines(e, "relay pull %s <- %s: playing" % (key, origin))
+            failed = log_lines(e, "relay pull %s <- %s: the origin sent nothing in 5 s after "
+                                  "starting to play" % (key, origin))
+            self.assertTrue(playing and failed, "%s: no playing / given-up lines\n%s"
+                            % (key, e.log_tail(30)))
+            gave_up[key] = (playing[0][0] - asked, failed[0][0] - playing[0][0])
+            self.assertIn("relay pull %s: stopped: no origin has the stream" % key, e.log_text())
+        note("absent on nginx (pull_timeout_ms 15000): RTMP %s after %s s, HTTP-FLV %s after "
+             "%.2f s; nginx played each %s s after the request, given up %s s after playing"
+             % (r_code, r_elapsed and "%.2f" % r_elapsed, f_status, f_elapsed,
+                ["%.2f" % g[0] for g in gave_up.values()],
+                ["%.2f" % g[1] for g in gave_up.values()]))
+        self.assertEqual(r_code, "NetStream.Play.StreamNotFound", r_got[-300:])
+        self.assertGreaterEqual(r_elapsed, FIRST_FRAME_S - 0.5)
+        self.assertLess(r_elapsed, FIRST_FRAME_S + 3.0)
+        self.assertEqual(f_status, 404)
+        self.assertGreaterEqual(f_elapsed, FIRST_FRAME_S - 0.5)
+        self.assertLess(f_elapsed, FIRST_FRAME_S + 3.0)
+        for playing_s, silent_s in gave_up.values():
+            self.assertGreaterEqual(silent_s, FIRST_FRAME_S - 0.05)
+            self.assertLess(silent_s, FIRST_FRAME_S + 1.2)
+        # Nothing lingers: no pull, no stream, no connection to nginx; the first pull
+        # having ended with its players (idle_timeout_ms is 10 s, not yet passed) aside.
+        self.wait_until(lambda: not [r for r in relays(e) if r["stream"] != KEY], 3,
+                        "the failed pulls to leave /api/v1/relays")
+        for key in ("live/nope", "live/nope2"):
+            self.assertEqual(stream_status(e, key), 404)
+        for key in ("live/nope", "live/nope2"):
+            self.assertNotIn("stream %s created" % key, e.log_text(),
+                             "a stream nginx does not have was published on the edge")
 
 
 if __name__ == "__main__":
