@@ -23,19 +23,6 @@ static int packetize(sl_rtp_output_track_t *ot, const sl_frame_t *f, sl_bytes_t 
     }
 }
 
-void sl_rtp_output_catch_up(sl_rtp_output_t *o)
-{
-    sl_frame_t *f;
-    while ((f = sl_subscriber_next(&o->sub)) != NULL) {
-        if (f->media > SL_MEDIA_AUDIO || o->track[f->media].codec != f->codec) continue;
-        sl_bytes_t out;
-        sl_bytes_init(&out);
-        sl_buf_t *b = packetize(&o->track[f->media], f, &out) == SL_OK && out.len > 0 ? sl_bytes_to_buf(&out) : NULL;
-        if (b != NULL) sl_frame_enc_set(f, SL_ENC_RTP, 0, b);
-        sl_bytes_free(&out);
-    }
-}
-
 static void run_output(sl_deferred_t *d)
 {
     sl_rtp_output_catch_up(sl_container_of(d, sl_rtp_output_t, work));
@@ -87,6 +74,46 @@ static void track_free(sl_rtp_output_track_t *ot)
     ot->codec = SL_CODEC_NONE;
 }
 
+/* A new state for track id from config: a track of another codec is another RTP
+ * stream, with its own SSRC and sequence numbers. A config the packetizer refuses
+ * leaves the track without a codec, so its frames get no packets. */
+static void track_setup(sl_rtp_output_track_t *ot, sl_rtp_output_track_id_t id, const sl_frame_t *config)
+{
+    static const uint8_t pts[SL_RTP_TRACK_COUNT] = {SL_RTP_OUTPUT_PT_VIDEO, SL_RTP_OUTPUT_PT_AUDIO,
+                                                    SL_RTP_OUTPUT_PT_DERIVED_AUDIO};
+    track_free(ot);
+    if (track_init(ot, config, pts[id]) != SL_OK) track_free(ot);
+}
+
+sl_rtp_output_track_id_t sl_rtp_output_track_id(const sl_frame_t *f)
+{
+    if (f->media == SL_MEDIA_VIDEO) return SL_RTP_TRACK_VIDEO;
+    if (f->media != SL_MEDIA_AUDIO) return SL_RTP_TRACK_COUNT;
+    return (f->flags & SL_FRAME_DERIVED) ? SL_RTP_TRACK_DERIVED_AUDIO : SL_RTP_TRACK_AUDIO;
+}
+
+void sl_rtp_output_catch_up(sl_rtp_output_t *o)
+{
+    sl_frame_t *f;
+    while ((f = sl_subscriber_next(&o->sub)) != NULL) {
+        sl_rtp_output_track_id_t id = sl_rtp_output_track_id(f);
+        if (id == SL_RTP_TRACK_COUNT) continue;
+        sl_rtp_output_track_t *ot = &o->track[id];
+        if ((f->flags & SL_FRAME_CONFIG) && ot->codec != f->codec) {
+            track_setup(ot, id, f);
+            continue;
+        }
+        /* Frames of a codec the track no longer has (the publisher changed) get no
+         * packets: no player could take them. */
+        if (ot->codec != f->codec) continue;
+        sl_bytes_t out;
+        sl_bytes_init(&out);
+        sl_buf_t *b = packetize(ot, f, &out) == SL_OK && out.len > 0 ? sl_bytes_to_buf(&out) : NULL;
+        if (b != NULL) sl_frame_enc_set(f, SL_ENC_RTP, 0, b);
+        sl_bytes_free(&out);
+    }
+}
+
 sl_rtp_output_t *sl_rtp_output_acquire(sl_server_t *srv, sl_stream_t *stream)
 {
     sl_rtp_output_t *o = sl_stream_get_output(stream, SL_OUTPUT_RTP);
@@ -101,14 +128,9 @@ sl_rtp_output_t *sl_rtp_output_acquire(sl_server_t *srv, sl_stream_t *stream)
     o->users = 1;
     sl_list_init(&o->work.link);
     o->work.run = run_output;
-    const sl_frame_t *vc = sl_stream_video_config(stream), *ac = sl_stream_audio_config(stream);
-    if (vc != NULL && track_init(&o->track[SL_MEDIA_VIDEO], vc, SL_RTP_OUTPUT_PT_VIDEO) != SL_OK)
-        track_free(&o->track[SL_MEDIA_VIDEO]);
-    if (ac != NULL && track_init(&o->track[SL_MEDIA_AUDIO], ac, SL_RTP_OUTPUT_PT_AUDIO) != SL_OK)
-        track_free(&o->track[SL_MEDIA_AUDIO]);
+    /* The subscriber's prelude brings the stream's current configs, which set the
+     * tracks up before any media frame. */
     if (sl_hub_subscribe(srv->hub, sl_stream_key(stream), &o->sub, &output_ops, uv_now(srv->loop)) != SL_OK) {
-        track_free(&o->track[SL_MEDIA_VIDEO]);
-        track_free(&o->track[SL_MEDIA_AUDIO]);
         free(o);
         return NULL;
     }
@@ -123,8 +145,7 @@ void sl_rtp_output_release(sl_rtp_output_t *o)
     if (--o->users > 0) return;
     sl_stream_set_output(o->stream, SL_OUTPUT_RTP, NULL);
     sl_server_cancel(&o->work);
-    track_free(&o->track[SL_MEDIA_VIDEO]);
-    track_free(&o->track[SL_MEDIA_AUDIO]);
+    for (int i = 0; i < SL_RTP_TRACK_COUNT; i++) track_free(&o->track[i]);
     sl_subscriber_detach(&o->sub);
     free(o);
 }

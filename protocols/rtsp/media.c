@@ -245,9 +245,13 @@ int sl__rtsp_take_packets(rtsp_session_t *s)
     sl_frame_t *f;
     int rc = SL_OK;
     while (rc == SL_OK && (f = sl_subscriber_next(&s->sub)) != NULL) {
+        /* DESCRIBE offered the publisher's audio, which RTSP carries whether AAC or
+         * Opus: the transcoder's audio in the other codec is for other players. */
+        if (f->flags & SL_FRAME_DERIVED) continue;
         sl_buf_t *packets = sl_frame_enc_get(f, SL_ENC_RTP, 0);
         rtsp_track_t *t = packets != NULL ? player_track(s, f->media) : NULL;
-        if (t == NULL) continue;
+        /* A codec other than the one described (the publisher changed) has no place. */
+        if (t == NULL || t->codec != f->codec) continue;
         if (t->tcp) {
             rc = add_interleaved(s, t, packets);
         } else {

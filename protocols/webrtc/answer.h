@@ -109,8 +109,8 @@ typedef struct sl_webrtc_offer_info {
  * tracks must have room for SL_WEBRTC_MAX_TRACKS; on SL_OK, tracks[0..*track_count)
  * are the offer's sections in order, at least one audio or video one accepted, and
  * *info is filled. A caller that cannot feed an accepted track (a WHEP stream whose
- * audio is AAC) sets its codec to SL_CODEC_NONE before writing the answer, which
- * rejects it; likewise sctp_port 0 rejects the data section.
+ * audio is AAC, without transcoding) sets its codec to SL_CODEC_NONE before writing
+ * the answer, which rejects it; likewise sctp_port 0 rejects the data section.
  * SL_ERR_UNSUPPORTED when the offer cannot be answered: a=setup:passive or
  * holdconn, several sections without BUNDLE or one outside the group, a section
  * without a usable a=mid, no usable track; *reason then points to a sentence in

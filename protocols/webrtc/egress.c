@@ -2,7 +2,11 @@
  * (protocols/rtp/output.h), are copied per viewer only to be rewritten (the
  * viewer's SSRC from our answer, the payload type from its offer, its own
  * sequence numbers, so frames it skips leave no gap it would NACK) and encrypted
- * with its SRTP keys. The plain packets stay referenced in a history for NACKs. */
+ * with its SRTP keys. The plain packets stay referenced in a history for NACKs.
+ *
+ * Audio goes out as Opus only: the publisher's, or the transcoder's track made of
+ * its AAC (sluice/transcode.h), whose packets the output makes apart; the other
+ * audio track of the stream is skipped. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -62,8 +66,9 @@ static void flush(wr_peer_t *p)
                     p->key);
         wr_out_track_t *t = &p->out[f->media];
         sl_buf_t *packets = t->active ? sl_frame_enc_get(f, SL_ENC_RTP, 0) : NULL;
-        /* A codec other than the one negotiated (the publisher changed) has no place. */
-        if (packets != NULL && p->output->track[f->media].codec == p->tracks[t->index].codec) send_frame(p, t, packets);
+        /* A codec other than the one negotiated has no place: the stream's other
+         * audio track, or a codec the publisher changed to. */
+        if (packets != NULL && f->codec == p->tracks[t->index].codec) send_frame(p, t, packets);
     }
     if (sl_subscriber_eof(&p->sub)) wr_peer_close(p, "stream ended");
 }
@@ -91,6 +96,14 @@ const char *wr_egress_start(wr_peer_t *p)
     if (stream == NULL) return "the stream ended";
     p->output = sl_rtp_output_acquire(srv, stream);
     if (p->output == NULL) return "out of memory";
+    /* The transcoder was wanted for the stream the offer was negotiated against; a
+     * publisher that came back since made a new one. The stream's own is wanted
+     * before the old one is let go, so when they are the same it goes on. */
+    if (p->transcode != NULL) {
+        sl_transcode_t *t = sl_transcode_want(srv, stream, SL_CODEC_OPUS);
+        sl_transcode_release(p->transcode);
+        p->transcode = t;
+    }
     for (int i = 0; i < p->track_count; i++) {
         const sl_webrtc_track_t *tr = &p->tracks[i];
         if (tr->codec == SL_CODEC_NONE || tr->media > SL_MEDIA_AUDIO) continue;
@@ -122,6 +135,8 @@ void wr_egress_stop(wr_peer_t *p)
     p->subscribed = false;
     if (p->output != NULL) sl_rtp_output_release(p->output);
     p->output = NULL;
+    sl_transcode_release(p->transcode);
+    p->transcode = NULL;
     for (int i = 0; i < 2; i++) {
         if (p->out[i].history == NULL) continue;
         sl_rtp_history_free(p->out[i].history);

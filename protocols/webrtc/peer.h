@@ -8,7 +8,8 @@
  * peer.c:   one peer connection: DTLS handshake, SRTP, RTCP, data channel, close.
  * ingest.c: WHIP media in: SRTP → reorder → depacketize → hub, NACK and PLI out.
  * egress.c: WHEP media out: the stream's shared RTP packets, rewritten per viewer
- *           (SSRC, payload type, sequence number), SRTP, NACK history, SR.
+ *           (SSRC, payload type, sequence number), SRTP, NACK history, SR; the
+ *           Opus the transcoder makes of a stream's AAC.
  *
  * Peers own no libuv handle: they are driven by the module's socket and tick, so
  * closing one is synchronous.
@@ -29,6 +30,7 @@
 #include "protocols/webrtc/sctp.h"
 #include "protocols/webrtc/srtp.h"
 #include "sluice/server.h"
+#include "sluice/transcode.h"
 
 #define WR_SESSION_ID_LEN 16 /* hex characters of a session's resource id */
 /* Largest RTP/RTCP packet handled, with room for SRTP's tag. */
@@ -129,6 +131,9 @@ struct wr_peer {
     sl_deferred_t flush;
     wr_out_track_t out[2]; /* by media */
     uint64_t last_sr_ms;
+    /* The Opus track made of the stream's AAC, wanted since the offer was answered
+     * with Opus; NULL when the stream's audio is Opus or not sent. */
+    sl_transcode_t *transcode;
 
     /* data channel */
     sl_sctp_t *sctp;

@@ -119,13 +119,19 @@ static int source_profile(const sl_frame_t *vc)
     return vc->codec == SL_CODEC_H264 ? vc->data[1] : vc->codec == SL_CODEC_H265 ? vc->data[1] & 0x1f : 0;
 }
 
-/* WHEP of a stream whose audio is not Opus: video only, said once per stream. */
-static void drop_foreign_audio(sl_stream_t *s, sl_webrtc_track_t *tracks, int n)
+/* WHEP of a stream whose audio is not Opus: AAC is transcoded to Opus when
+ * transcoding is built, and the want, for the viewer's life, is left in
+ * *transcode. Otherwise the viewer gets video only, said once per stream. */
+static void fit_audio(sl_server_t *srv, sl_stream_t *s, sl_webrtc_track_t *tracks, int n, sl_transcode_t **transcode)
 {
     const sl_frame_t *ac = sl_stream_audio_config(s);
     if (ac != NULL && ac->codec == SL_CODEC_OPUS) return;
     for (int i = 0; i < n; i++) {
         if (tracks[i].media != SL_MEDIA_AUDIO || tracks[i].codec == SL_CODEC_NONE) continue;
+        /* The section was negotiated as opus/48000/2: with the transcoder it stays. */
+        if (ac != NULL && ac->codec == SL_CODEC_AAC && *transcode == NULL)
+            *transcode = sl_transcode_want(srv, s, SL_CODEC_OPUS);
+        if (*transcode != NULL) continue;
         tracks[i].codec = SL_CODEC_NONE;
         if (ac != NULL && sl_stream_note_once(s, SL_STREAM_NOTE_WHEP_AUDIO))
             SL_INFO("stream %s: its %s audio cannot go to WebRTC players (Opus only, no transcoding): "
@@ -184,6 +190,9 @@ typedef struct pending_offer {
     sl_webrtc_track_t tracks[SL_WEBRTC_MAX_TRACKS];
     int n;
     sl_webrtc_offer_info_t info;
+    /* WHEP of AAC: the transcoder to Opus, wanted when the offer was negotiated and
+     * handed to the session with the answer. */
+    sl_transcode_t *transcode;
     sl_admission_t *admission;
     sl_relay_wait_t pull;
     /* The offer, kept while the pull is awaited: it is negotiated against the
@@ -196,6 +205,7 @@ typedef struct pending_offer {
 
 static void offer_free(pending_offer_t *o)
 {
+    sl_transcode_release(o->transcode);
     free(o->sdp);
     free(o);
 }
@@ -219,6 +229,9 @@ static int answer_offer(pending_offer_t *o)
     wr_peer_t *p = wr_peer_new(o->m, o->id, o->r.publish, o->r.key, o->tracks, o->n, &o->info, &rc);
     if (p == NULL) return refuse(o->c, &o->r, rc == SL_ERR_TOO_BIG ? 503 : 500, "cannot make a session");
     snprintf(p->query, sizeof(p->query), "%s", o->query);
+    /* The session releases it when it ends, whichever way (wr_egress_stop). */
+    p->transcode = o->transcode;
+    o->transcode = NULL;
     rc = respond_answer(o->m, o->c, &o->r, p, &o->info);
     if (rc != SL_OK) {
         wr_peer_close(p, "the answer could not be sent");
@@ -257,7 +270,7 @@ static int negotiate(pending_offer_t *o, sl_stream_t *stream, const uint8_t *sdp
     const char *reason = NULL;
     int rc = sl_webrtc_negotiate(offer, o->r.publish, video, source_profile(vc), o->tracks, &o->n, &o->info, &reason);
     sl_sdp_free(offer);
-    if (rc == SL_OK && !o->r.publish) drop_foreign_audio(stream, o->tracks, o->n);
+    if (rc == SL_OK && !o->r.publish) fit_audio(o->m->srv, stream, o->tracks, o->n, &o->transcode);
     if (rc == SL_OK && !any_media(o->tracks, o->n)) {
         rc = SL_ERR_UNSUPPORTED;
         reason = "no audio or video track sluice can send to this offer";
