@@ -16,6 +16,7 @@
 #include "protocols/relay/relay.h"
 #include "sluice/admit.h"
 #include "sluice/log.h"
+#include "sluice/transcode.h"
 
 /* Segments kept after they leave the playlist, for players a poll behind. */
 #define WINDOW_EXTRA 2
@@ -36,6 +37,9 @@ typedef struct hls_stream {
     hls_module_t *mod;
     char key[SL_STREAM_KEY_MAX];
     sl_subscriber_t sub;
+    /* MPEG-TS here carries AAC only: while live, Opus audio is transcoded for us. */
+    sl_transcode_t *transcode;
+    bool aac_missed; /* a segment declared the transcoded AAC track and got no config */
     sl_deferred_t work;
     bool live;      /* subscribed to a published stream */
     bool restarted; /* the next segment follows a publisher restart */
@@ -189,23 +193,38 @@ static void set_config(hls_stream_t *hs, const sl_frame_t *config)
     if (rc != SL_OK) SL_WARN("hls %s: %s config refused: %s", hs->key, sl_codec_name(config->codec), sl_strerror(rc));
 }
 
+/* Whether the muxer gets an AAC track: the stream has AAC audio (the publisher's,
+ * or made of its Opus by the transcoder), or is about to. The transcoder's config
+ * may come after the first keyframe (it is deferred work like the muxer, and a
+ * muxer attached to a running stream is served its GOP cache first); the track is
+ * declared then and its config taken from the log.
+ * A transcoder that never delivers (it refused this audio) must not leave every
+ * segment with an empty audio track that players wait on: one segment without its
+ * config and the track is dropped, until a config shows up. */
+static bool wants_aac(const hls_stream_t *hs, const sl_frame_t *aac_config)
+{
+    if (aac_config != NULL) return true;
+    const sl_frame_t *ac = sl_stream_audio_config(hs->sub.stream);
+    return hs->transcode != NULL && !hs->aac_missed && ac != NULL && ac->codec == SL_CODEC_OPUS;
+}
+
 /* The muxer's tracks follow the stream's codec configs; a change of tracks makes a
  * new muxer (and a discontinuity). */
 static bool prepare_muxer(hls_stream_t *hs)
 {
     const sl_frame_t *vc = sl_stream_video_config(hs->sub.stream);
-    const sl_frame_t *ac = sl_stream_audio_config(hs->sub.stream);
+    const sl_frame_t *ac = sl_stream_audio_config_of(hs->sub.stream, SL_CODEC_AAC);
     /* MPEG-TS here carries H.264, H.265 and AAC: a stream with Opus audio (from
-     * WebRTC) is served as video-only HLS rather than not at all. */
+     * WebRTC) and no transcoder is served as video-only HLS rather than not at all. */
     uint8_t v = vc != NULL && (vc->codec == SL_CODEC_H264 || vc->codec == SL_CODEC_H265) ? vc->codec : SL_CODEC_NONE;
-    uint8_t a = ac != NULL && ac->codec == SL_CODEC_AAC ? ac->codec : SL_CODEC_NONE;
+    uint8_t a = wants_aac(hs, ac) ? SL_CODEC_AAC : SL_CODEC_NONE;
     if (hs->ts_ready && v == hs->vcodec && a == hs->acodec) return false;
     if (hs->ts_ready) sl_ts_muxer_free(&hs->ts);
     hs->ts_ready = sl_ts_muxer_init(&hs->ts, v, a) == SL_OK;
     hs->vcodec = v;
     hs->acodec = a;
     if (hs->ts_ready && v != SL_CODEC_NONE) set_config(hs, vc);
-    if (hs->ts_ready && a != SL_CODEC_NONE) set_config(hs, ac);
+    if (hs->ts_ready && ac != NULL && a != SL_CODEC_NONE) set_config(hs, ac);
     return true;
 }
 
@@ -213,6 +232,7 @@ static void close_segment(hls_stream_t *hs, int64_t duration_ts)
 {
     if (!hs->seg_open) return;
     hs->seg_open = false;
+    if (hs->acodec == SL_CODEC_AAC && !hs->ts.audio_ready) hs->aac_missed = true;
     sl_buf_t *data = sl_bytes_to_buf(&hs->bytes);
     sl_bytes_free(&hs->bytes);
     if (data == NULL) return;
@@ -241,6 +261,11 @@ static void open_segment(hls_stream_t *hs, bool discontinuity)
 static void mux_frame(hls_stream_t *hs, const sl_frame_t *f)
 {
     if (f->media == SL_MEDIA_DATA) return;
+    /* Opus (the publisher's, or made of its AAC for WebRTC players) is not for
+     * MPEG-TS, and must not reach the cutter either: interleaved with the AAC track
+     * made of it, whose frames come a few tens of ms late, its timestamps would look
+     * like an audio clock going backwards, a discontinuity at every frame. */
+    if (f->media == SL_MEDIA_AUDIO && f->codec != SL_CODEC_AAC) return;
     if (f->flags & SL_FRAME_CONFIG) {
         if (hs->ts_ready && (f->codec == hs->vcodec || f->codec == hs->acodec)) set_config(hs, f);
         return;
@@ -278,7 +303,9 @@ static void on_ready(sl_subscriber_t *sub)
 }
 
 /* The muxer runs in the loop, never behind: it cannot lag, so this does not happen;
- * if it ever did, the stream would simply stop being segmented until republished. */
+ * if it ever did, the stream would simply stop being segmented until republished.
+ * Its transcoder is released later (attach, stream_free), not while the hub walks
+ * the stream's subscribers, the transcoder's among them. */
 static void on_too_slow(sl_subscriber_t *sub)
 {
     hls_stream_t *hs = sl_container_of(sub, hls_stream_t, sub);
@@ -320,8 +347,16 @@ static hls_stream_t *stream_new(hls_module_t *m, const char *key)
     return hs;
 }
 
+static void release_transcode(hls_stream_t *hs)
+{
+    sl_transcode_release(hs->transcode);
+    hs->transcode = NULL;
+}
+
 static void stream_free(hls_stream_t *hs)
 {
+    /* Still held only after the muxer fell behind (see on_too_slow). */
+    release_transcode(hs);
     sl_relay_wait_cancel(&hs->pull);
     answer_waiting(hs, false);
     sl_server_cancel(&hs->work);
@@ -348,6 +383,9 @@ static int attach(hls_module_t *m, const char *key, hls_stream_t **out)
     /* The muxer runs whether or not anyone watches: HLS players keep a pulled
      * stream alive through their requests (sl_relay_touch), not through it. */
     sl_subscriber_set_passive(&hs->sub);
+    release_transcode(hs);
+    hs->transcode = sl_transcode_want(m->srv, hs->sub.stream, SL_CODEC_AAC);
+    hs->aac_missed = false;
     const sl_config_t *cfg = m->srv->cfg;
     hs->live = true;
     /* A stream made to wait for a pull has no segments to be discontinuous with. */
@@ -370,6 +408,8 @@ static void detach(hls_stream_t *hs)
                 "unsupported codec)", hs->key, (unsigned long long)hs->frames_dropped);
     hs->frames_dropped = 0;
     close_segment(hs, sl_hls_cutter_duration(&hs->cutter));
+    /* Before the detach: our subscriber may be what keeps the stream alive. */
+    release_transcode(hs);
     sl_subscriber_detach(&hs->sub);
     sl_server_cancel(&hs->work);
     if (hs->rec != NULL) sl_hls_recorder_finish(hs->rec, on_recorded, hs->mod->srv);

@@ -8,6 +8,7 @@
 #include "sluice/admit.h"
 #include "sluice/iobatch.h"
 #include "sluice/log.h"
+#include "sluice/transcode.h"
 
 typedef struct flv_viewer {
     sl_server_t *srv;
@@ -19,6 +20,7 @@ typedef struct flv_viewer {
     struct sl_admission *admission; /* while the on_play hook decides */
     sl_relay_wait_t pull_wait;      /* while a relay pull may bring the stream */
     sl_subscriber_t sub;
+    sl_transcode_t *transcode; /* FLV carries AAC only: Opus is transcoded for us */
     sl_deferred_t flush;
     sl_iobatch_t batch;
     bool writing, header_sent;
@@ -38,11 +40,13 @@ static void on_written(void *arg, int status)
 }
 
 /* Whether the stream has audio FLV can carry: Opus from a browser has no FLV
- * codec id, and a header announcing audio that never comes makes players wait. */
-static bool flv_audio(const sl_stream_t *s)
+ * codec id, and a header announcing audio that never comes makes players wait
+ * (flv.js ignores audio tags the header did not announce). Opus counts when it is
+ * transcoded: the AAC made of it follows within a few frames. */
+static bool flv_audio(const sl_stream_t *s, bool transcoded)
 {
     const sl_frame_t *ac = sl_stream_audio_config(s);
-    return sl_stream_has_audio(s) && (ac == NULL || ac->codec == SL_CODEC_AAC);
+    return sl_stream_has_audio(s) && (ac == NULL || ac->codec == SL_CODEC_AAC || transcoded);
 }
 
 /* The FLV header, then every frame ready, in one chunk. */
@@ -53,7 +57,8 @@ static void flush(flv_viewer_t *v)
     int rc = SL_OK;
     if (!v->header_sent) {
         uint8_t header[SL_FLV_FILE_HEADER_LEN];
-        sl_flv_file_header(header, flv_audio(v->sub.stream), sl_stream_has_video(v->sub.stream));
+        sl_flv_file_header(header, flv_audio(v->sub.stream, v->transcode != NULL),
+                           sl_stream_has_video(v->sub.stream));
         rc = sl_iobatch_add_copy(b, header, sizeof(header));
         v->header_sent = true;
     }
@@ -108,6 +113,8 @@ static void on_close(void *arg)
             sl_http_conn_peer(v->conn), v->key, v->ended ? v->ended : "connection closed",
             (unsigned long long)v->sub.frames_taken);
     sl_server_remove_conn(v->srv, &v->client);
+    /* Before the detach: our subscriber may be what keeps the stream alive. */
+    sl_transcode_release(v->transcode);
     sl_subscriber_detach(&v->sub);
     sl_admit_req_t req = admit_req(v);
     sl_hook_event(v->srv, "on_stop", &req);
@@ -193,6 +200,7 @@ static int start_viewer(flv_viewer_t *v, bool may_wait)
     sl_conn_init(&v->client, v->id, SL_PROTO_HTTP_FLV, sl_http_conn_peer(c), v->key, close_client);
     v->client.role = SL_ROLE_PLAYER;
     (void)sl_server_add_conn(srv, &v->client);
+    v->transcode = sl_transcode_want(srv, v->sub.stream, SL_CODEC_AAC);
     SL_INFO("client %llu http-flv play %s from %s", (unsigned long long)v->id, v->key, sl_http_conn_peer(c));
     return SL_OK;
 }

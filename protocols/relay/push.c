@@ -11,6 +11,7 @@
 #include "protocols/relay/module.h"
 #include "protocols/relay/rtmp_client.h"
 #include "sluice/log.h"
+#include "sluice/transcode.h"
 
 /* A push that does not reach NetStream.Publish.Start in this time starts over. */
 #define READY_TIMEOUT_MS 10000
@@ -42,6 +43,8 @@ typedef struct push {
     bool client_live; /* client initialised */
     sl_subscriber_t sub;
     bool subscribed;
+    bool too_slow; /* the hub dropped sub: disconnect from the deferred flush */
+    sl_transcode_t *transcode; /* RTMP carries AAC only: Opus is transcoded for us */
     sl_deferred_t flush;
 } push_t;
 
@@ -52,11 +55,16 @@ static void disconnect(push_t *p, const char *why);
 
 static void flush(push_t *p)
 {
+    if (p->too_slow) {
+        disconnect(p, "the target is too slow (queue limit exceeded)");
+        return;
+    }
     if (p->state != PUSH_LIVE || !p->subscribed) return;
     sl_bytes_t *out = sl_relay_link_out(p->tcp);
     sl_frame_t *f;
     int rc = SL_OK;
-    /* Frames RTMP cannot carry (Opus) are left out: the target gets the rest. */
+    /* Frames RTMP cannot carry (Opus) are left out: the target gets the rest, the
+     * AAC made of that Opus included. */
     while (rc == SL_OK && (f = sl_subscriber_next(&p->sub)) != NULL) {
         rc = sl_rtmp_client_send_frame(&p->client, f, out);
         if (rc == SL_ERR_UNSUPPORTED) rc = SL_OK;
@@ -73,12 +81,15 @@ static void on_ready(sl_subscriber_t *sub)
     sl_server_defer(p->relay->srv, &p->flush);
 }
 
-/* The target takes less than the stream brings: start over from a keyframe. */
+/* The target takes less than the stream brings: start over from a keyframe. The
+ * hub is walking the stream's subscribers, the transcoder's among them, which the
+ * disconnect releases: it waits for the deferred flush. */
 static void on_too_slow(sl_subscriber_t *sub)
 {
     push_t *p = sl_container_of(sub, push_t, sub);
     p->subscribed = false;
-    disconnect(p, "the target is too slow (queue limit exceeded)");
+    p->too_slow = true;
+    sl_server_defer(p->relay->srv, &p->flush);
 }
 
 static const sl_subscriber_ops_t push_ops = {.on_ready = on_ready, .on_too_slow = on_too_slow};
@@ -94,8 +105,10 @@ static void client_ready(void *arg)
     p->conn.role = SL_ROLE_PLAYER;
     SL_INFO("relay push %s -> %s: publishing", p->key, p->target);
     /* From the GOP cache, so the target's viewers start with a keyframe. */
-    if (sl_hub_subscribe(p->relay->srv->hub, p->key, &p->sub, &push_ops, uv_now(p->relay->srv->loop)) == SL_OK)
-        p->subscribed = true;
+    if (sl_hub_subscribe(p->relay->srv->hub, p->key, &p->sub, &push_ops, uv_now(p->relay->srv->loop)) != SL_OK)
+        return;
+    p->subscribed = true;
+    p->transcode = sl_transcode_want(p->relay->srv, p->sub.stream, SL_CODEC_AAC);
 }
 
 static void client_error(void *arg, const char *code, const char *description)
@@ -154,8 +167,12 @@ static void on_timer(uv_timer_t *t)
 /* Drops the connection; schedules the next attempt unless the push is stopping. */
 static void drop(push_t *p)
 {
+    /* Before the detach: our subscriber may be what keeps the stream alive. */
+    sl_transcode_release(p->transcode);
+    p->transcode = NULL;
     if (p->subscribed) sl_subscriber_detach(&p->sub);
     p->subscribed = false;
+    p->too_slow = false;
     sl_server_cancel(&p->flush);
     if (p->client_live) sl_rtmp_client_free(&p->client);
     p->client_live = false;

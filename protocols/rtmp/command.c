@@ -200,6 +200,7 @@ static int start_play(rtmp_session_t *s, bool may_wait)
     if (rc != SL_OK) return refuse(s, "NetStream.Play.Failed", sl_strerror(rc));
     s->state = RTMP_PLAYING;
     s->conn.role = SL_ROLE_PLAYER;
+    s->transcode = sl_transcode_want(s->srv, s->sub.stream, SL_CODEC_AAC);
     SL_INFO("client %llu rtmp play %s", (unsigned long long)s->id, s->key);
     rc = sl_rtmp_write_stream_is_recorded(&s->out, SL_RTMP_STREAM_ID);
     rc |= sl_rtmp_write_stream_begin(&s->out, SL_RTMP_STREAM_ID);
@@ -315,6 +316,9 @@ void sl__rtmp_stop_media(rtmp_session_t *s)
         sl_admit_req_t req = admit_req(s, SL_DIR_PUBLISH);
         sl_hook_event(s->srv, "on_unpublish", &req);
     } else if (s->state == RTMP_PLAYING) {
+        /* Before the detach: our subscriber may be what keeps the stream alive. */
+        sl_transcode_release(s->transcode);
+        s->transcode = NULL;
         sl_subscriber_detach(&s->sub);
         sl_admit_req_t req = admit_req(s, SL_DIR_PLAY);
         sl_hook_event(s->srv, "on_stop", &req);
@@ -417,7 +421,10 @@ static void on_player_ready(sl_subscriber_t *sub)
 static void on_player_too_slow(sl_subscriber_t *sub)
 {
     rtmp_session_t *s = sl_container_of(sub, rtmp_session_t, sub);
-    s->state = RTMP_CONNECTED; /* the hub has detached it already */
+    /* The hub has detached it already. The transcoder is released when the session
+     * is freed, not here: the hub is walking the stream's subscribers, and the
+     * transcoder's may be the next one. */
+    s->state = RTMP_CONNECTED;
     sl__rtmp_close(s, "too slow: queue limit exceeded");
 }
 

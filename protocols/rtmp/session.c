@@ -16,6 +16,8 @@ static void on_handle_closed(uv_handle_t *h)
 {
     rtmp_session_t *s = h->data;
     if (--s->open_handles > 0) return;
+    /* Held still only by a player ended for being too slow (see on_player_too_slow). */
+    sl_transcode_release(s->transcode);
     sl_iobatch_free(&s->batch);
     sl_bytes_free(&s->out);
     sl_rtmp_reader_free(&s->reader);

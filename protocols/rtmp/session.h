@@ -11,6 +11,7 @@
 #include "protocols/rtmp/handshake.h"
 #include "sluice/iobatch.h"
 #include "sluice/server.h"
+#include "sluice/transcode.h"
 
 /* Chunk stream ids of what we send, the ones nginx-rtmp uses. */
 #define SL_RTMP_CSID_COMMAND 3
@@ -63,6 +64,8 @@ typedef struct rtmp_session {
 
     /* Playing. */
     sl_subscriber_t sub;
+    /* RTMP carries AAC only: while playing, Opus audio is transcoded for us. */
+    sl_transcode_t *transcode;
     sl_relay_wait_t pull_wait; /* while RTMP_PULLING */
     sl_deferred_t flush;
 

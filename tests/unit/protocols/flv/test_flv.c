@@ -343,6 +343,41 @@ static void test_opus_unsupported(void **state)
     sl_frame_unref(f);
 }
 
+/* The AAC track the transcoder makes of a WebRTC publisher's Opus (SL_FRAME_DERIVED)
+ * goes to RTMP and FLV players as plain AAC: sequence header, then raw frames. */
+static void test_derived_aac_is_plain_aac(void **state)
+{
+    const uint8_t asc[] = {0x11, 0x90};
+    sl_frame_t *config = sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_AAC, SL_FRAME_CONFIG | SL_FRAME_DERIVED,
+                                          SL_MS_TO_TS(20), SL_MS_TO_TS(20), asc, sizeof(asc));
+    const uint8_t au[] = {0x21, 0x10, 0x05};
+    sl_frame_t *frame = sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_AAC, SL_FRAME_DERIVED, SL_MS_TO_TS(21),
+                                         SL_MS_TO_TS(21), au, sizeof(au));
+    assert_non_null(config);
+    assert_non_null(frame);
+    sl_buf_t *tag = sl_flv_frame_tag(config);
+    assert_non_null(tag);
+    const uint8_t want_config[] = {0x08, 0x00, 0x00, 0x04, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00,
+                                   0xaf, 0x00, 0x11, 0x90, 0x00, 0x00, 0x00, 0x0f};
+    assert_int_equal(tag->len, sizeof(want_config));
+    assert_memory_equal(tag->data, want_config, sizeof(want_config));
+    tag = sl_flv_frame_tag(frame);
+    assert_non_null(tag);
+    const uint8_t want_frame[] = {0x08, 0x00, 0x00, 0x05, 0x00, 0x00, 0x15, 0x00, 0x00, 0x00, 0x00,
+                                  0xaf, 0x01, 0x21, 0x10, 0x05, 0x00, 0x00, 0x00, 0x10};
+    assert_int_equal(tag->len, sizeof(want_frame));
+    assert_memory_equal(tag->data, want_frame, sizeof(want_frame));
+    sl_frame_unref(config);
+    sl_frame_unref(frame);
+
+    /* And the Opus made of an AAC publisher's audio for WebRTC players stays out. */
+    const uint8_t pkt[] = {0xfc, 0x01, 0x02};
+    sl_frame_t *opus = sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_OPUS, SL_FRAME_DERIVED, 0, 0, pkt, sizeof(pkt));
+    assert_non_null(opus);
+    assert_null(sl_flv_frame_tag(opus));
+    sl_frame_unref(opus);
+}
+
 static void test_tag_bytes_and_cache(void **state)
 {
     const uint8_t nalus[] = {0x00, 0x00, 0x00, 0x02, 0x65, 0x88};
@@ -717,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_unknown_tag_and_hostile_ts),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_opus_unsupported),
+        cmocka_unit_test(test_derived_aac_is_plain_aac),
         cmocka_unit_test(test_tag_bytes_and_cache),
         cmocka_unit_test(test_tag_timestamp_clamp_and_wrap),
         cmocka_unit_test(test_data_tag),

@@ -788,6 +788,112 @@ static void test_round_trip(void **state)
     sl_ts_muxer_free(&m);
 }
 
+/* ---- a stream with a transcoded audio track ---- */
+
+/* AAC LC, 48 kHz, stereo: what the transcoder makes of a browser's Opus. */
+static const uint8_t ASC_LC_48_STEREO[] = {0x11, 0x90};
+
+typedef struct derived {
+    int64_t aac_pts[32];
+    int aac_count, aac_seen, video_seen;
+} derived_t;
+
+static int on_derived(void *arg, const sl_ts_pes_t *pes)
+{
+    derived_t *d = arg;
+    if (pes->pid == SL_TS_PID_VIDEO) {
+        d->video_seen++;
+        return 0;
+    }
+    assert_int_equal(pes->pid, SL_TS_PID_AUDIO);
+    assert_true(d->aac_seen < d->aac_count);
+    assert_int_equal(pes->pts, d->aac_pts[d->aac_seen]);
+    sl_aac_config_t cfg;
+    size_t hl, fl;
+    assert_int_equal(sl_aac_parse_adts(pes->data, pes->len, &cfg, &hl, &fl), SL_OK);
+    assert_int_equal(fl, pes->len);
+    assert_int_equal(cfg.sample_rate, 48000);
+    assert_int_equal(cfg.channels, 2);
+    /* The AAC frame's own bytes (aac_frame seeds them with its index), not Opus. */
+    assert_int_equal(pes->len - hl, 40);
+    assert_int_equal(pes->data[hl + 1], (uint8_t)(d->aac_seen ^ 1));
+    d->aac_seen++;
+    return 0;
+}
+
+/* What the HLS glue is given for a WebRTC publisher: its Opus config and 20 ms Opus
+ * packets, and the AAC track the transcoder makes of them (config and frames
+ * flagged SL_FRAME_DERIVED), each AAC frame logged a few tens of ms after the Opus
+ * that made it, so its timestamps run behind. The muxer takes the derived config
+ * as the AAC config and the derived frames as the audio; Opus is refused and leaves
+ * nothing behind. */
+static void test_derived_aac_among_opus(void **state)
+{
+    sl_ts_muxer_t m;
+    assert_int_equal(sl_ts_muxer_init(&m, SL_CODEC_H264, SL_CODEC_AAC), SL_OK);
+    set_config(&m, h264_config());
+    sl_bytes_t out;
+    sl_bytes_init(&out);
+    assert_int_equal(sl_ts_muxer_write_tables(&m, &out), SL_OK);
+
+    const uint8_t opus_head[19] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2, 0x38, 1, 0x80, 0xbb, 0, 0, 0, 0, 0};
+    sl_frame_t *opus_config =
+        sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_OPUS, SL_FRAME_CONFIG, 0, 0, opus_head, sizeof(opus_head));
+    assert_non_null(opus_config);
+    assert_int_equal(sl_ts_muxer_set_config(&m, opus_config), SL_ERR_UNSUPPORTED);
+    assert_int_equal(sl_ts_muxer_write_frame(&m, opus_config, &out), SL_ERR_UNSUPPORTED);
+    sl_frame_unref(opus_config);
+
+    sl_frame_t *derived_config = sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_AAC, SL_FRAME_CONFIG | SL_FRAME_DERIVED, 0,
+                                                  0, ASC_LC_48_STEREO, sizeof(ASC_LC_48_STEREO));
+    assert_non_null(derived_config);
+    size_t before = out.len;
+    assert_int_equal(sl_ts_muxer_write_frame(&m, derived_config, &out), SL_OK);
+    assert_int_equal(out.len, before);
+    assert_true(m.audio_ready);
+    assert_int_equal(m.aac.sample_rate, 48000);
+    sl_frame_unref(derived_config);
+
+    derived_t d = {.aac_count = 0};
+    const int64_t start = 90000;
+    int next_aac = 0;
+    for (int i = 0; i < 25; i++) { /* 0.5 s: 25 Opus packets, 13 video frames */
+        int64_t ts = start + i * 1800;
+        if (i % 2 == 0)
+            write_frame(&m, sized_slice(30, i == 0 ? SL_FRAME_KEY : 0, ts, ts, (uint8_t)i), &out);
+        const uint8_t pkt[] = {0xfc, 0xff, 0xfe, (uint8_t)i};
+        sl_frame_t *opus = sl_frame_copy_of(SL_MEDIA_AUDIO, SL_CODEC_OPUS, 0, ts, ts, pkt, sizeof(pkt));
+        assert_non_null(opus);
+        before = out.len;
+        assert_int_equal(sl_ts_muxer_write_frame(&m, opus, &out), SL_ERR_UNSUPPORTED);
+        assert_int_equal(out.len, before);
+        sl_frame_unref(opus);
+        /* 1024 samples at 48 kHz, 1920 ticks; each comes two Opus packets late. */
+        int64_t aac_ts = start + next_aac * 1920;
+        if (aac_ts + 2 * 1800 <= ts) {
+            sl_frame_t *aac = aac_frame(40, aac_ts, (uint8_t)next_aac);
+            aac->flags |= SL_FRAME_DERIVED;
+            assert_true(d.aac_count < (int)SL_ARRAY_SIZE(d.aac_pts));
+            d.aac_pts[d.aac_count++] = aac_ts;
+            write_frame(&m, aac, &out);
+            next_aac++;
+        }
+    }
+    assert_true(d.aac_count >= 10);
+
+    sl_ts_demuxer_t dm;
+    sl_ts_demuxer_init(&dm, SL_TS_DEMUX_MAX_PES);
+    assert_int_equal(sl_ts_demuxer_feed(&dm, out.data, out.len, on_derived, &d), SL_OK);
+    assert_int_equal(sl_ts_demuxer_finish(&dm, on_derived, &d), SL_OK);
+    assert_int_equal(d.aac_seen, d.aac_count);
+    assert_int_equal(d.video_seen, 13);
+    assert_int_equal(dm.stats.cc_errors, 0);
+    assert_int_equal(dm.stats.pes_errors, 0);
+    sl_ts_demuxer_free(&dm);
+    sl_bytes_free(&out);
+    sl_ts_muxer_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -806,6 +912,7 @@ int main(void)
         cmocka_unit_test(test_audio_only_pcr),
         cmocka_unit_test(test_packets_and_continuity),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_derived_aac_among_opus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
