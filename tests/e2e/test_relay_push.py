@@ -375,8 +375,9 @@ class PushFromRtsp(RelayPushCase):
         self.assertEqual(Api(a.api_port).json("GET", "/api/v1/streams/live/cam")["publisher"]["protocol"],
                          "rtsp")
 
-    # FLV cannot carry Opus (WHIP's audio, often RTSP's): the push goes on without it.
-    def test_rtsp_h264_opus_pushes_the_video(self):
+    # FLV cannot carry Opus (WHIP's audio, often RTSP's): the push wants AAC, and A's
+    # transcoder makes it of the Opus (the Opus itself stays out).
+    def test_rtsp_h264_opus_pushes_the_video_and_aac(self):
         b = self.sluice("b")
         to_b = self.target(b)
         a = self.pusher([to_b])
@@ -385,21 +386,28 @@ class PushFromRtsp(RelayPushCase):
         self.assertEqual(Api(a.api_port).json("GET", "/api/v1/streams/live/cam")["audio"]["codec"],
                          "opus")
         self.wait_log(a, "relay push live/cam -> %s: publishing" % to_b, 5, "A")
+        self.wait_log(a, "transcode live/cam: opus -> aac", 5, "A")
         self.wait_log(b, "stream live/cam created", 5, "B")
         reader = self.start_flv_reader(server=b, max_seconds=30)
         time.sleep(4)
         st = Api(b.api_port).json("GET", "/api/v1/streams/live/cam")
         pushed = self.push_clients(a)["%s:%d" % (HOST, b.rtmp_port)]
+        vol = harness.mean_volume(b.flv_url(), seconds=3)
         note("H.264 + Opus in over RTSP: B got %d frames (video %s, audio %s), its player %d video "
-             "/ %d audio frames in 4 s; A's push wrote %d bytes"
+             "/ %d audio frames in 4 s, mean_volume %s dB; A's push wrote %d bytes"
              % (st["frames_in"], st["video"], st["audio"], reader.video_frames, reader.audio_frames,
-                pushed["bytes_out"]))
+                vol, pushed["bytes_out"]))
         self.assertIsNotNone(st["video"], st)
         self.assertEqual((st["video"]["codec"], st["video"]["width"], st["video"]["height"]),
                          ("h264", 640, 360))
-        self.assertIsNone(st["audio"])
+        self.assertIsNotNone(st["audio"], st)
+        self.assertEqual((st["audio"]["codec"], st["audio"]["sample_rate"], st["audio"]["channels"]),
+                         ("aac", 48000, 2))
         self.assertGreaterEqual(reader.video_frames, 75, "B's player got too few video frames")
-        self.assertEqual(reader.audio_frames, 0)
+        # 46.875 AAC frames a second at 48 kHz; the transcoded track starts at the live edge.
+        self.assertGreaterEqual(reader.audio_frames, 120, "B's player got too few audio frames")
+        self.assertIsNotNone(vol, "volumedetect printed no mean_volume")
+        self.assertGreater(vol, -60.0, "B's audio is silent")
         pub.kill()
         self.assert_push_ends(a, b, to_b)
 
