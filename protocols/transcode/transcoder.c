@@ -24,6 +24,7 @@
 #include "protocols/transcode/transcoder.h"
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/log.h>
 #include <libavutil/channel_layout.h>
 #include <opus.h>
 #include <opus_multistream.h>
@@ -594,6 +595,9 @@ static int open_codecs(sl_transcoder_t *t, const sl_transcoder_cfg_t *cfg, const
 int sl_transcoder_new(const sl_transcoder_cfg_t *cfg, const sl_frame_t *source_config, sl_transcoder_t **out)
 {
     *out = NULL;
+    /* A damaged frame from a publisher is skipped and counted by the caller; FFmpeg's
+     * own lines about it ("Reserved bit set.") would go to stderr, outside the log. */
+    av_log_set_level(AV_LOG_QUIET);
     bool to_opus = cfg->to == SL_CODEC_OPUS && source_config->codec == SL_CODEC_AAC;
     bool to_aac = cfg->to == SL_CODEC_AAC && source_config->codec == SL_CODEC_OPUS;
     if ((!to_opus && !to_aac) || source_config->media != SL_MEDIA_AUDIO) return SL_ERR_CONFIG;
