@@ -40,6 +40,7 @@ struct sl_transcode {
     sl_subscriber_t sub;
     bool subscribed;
     sl_deferred_t work;
+    sl_deferred_t reap; /* the last user left: let go of the stream, outside hub callbacks */
     int64_t start_dts; /* audio older than the stream when wanted is not transcoded */
     uint64_t dropped;
 
@@ -186,7 +187,9 @@ static void job_done(uv_work_t *req, int status)
     t->busy = false;
     list_clear(&t->batch);
     if (t->users == 0) {
-        free_transcode(t);
+        /* Released: reap frees it, or has run already and left it to us. */
+        if (sl_list_linked(&t->reap.link)) list_clear(&t->made);
+        else free_transcode(t);
         return;
     }
     if (t->new_tried) {
@@ -200,8 +203,14 @@ static void job_done(uv_work_t *req, int status)
     /* Pushing into a stream whose publisher left is not allowed. */
     bool live = t->subscribed && sl_hub_find(t->srv->hub, t->key) == t->stream;
     int rc = t->push_rc;
-    for (size_t i = 0; i < t->made.n && live && rc == SL_OK; i++)
-        rc = sl_stream_push(t->stream, t->made.f[i], uv_now(t->srv->loop));
+    for (size_t i = 0; i < t->made.n && live && rc == SL_OK; i++) {
+        sl_frame_t *f = t->made.f[i];
+        /* The encoder's delay can put the first frame a little before a stream
+         * that starts at 0; MPEG-TS would wrap a negative time. */
+        f->dts = SL_MAX(f->dts, 0);
+        f->pts = SL_MAX(f->pts, 0);
+        rc = sl_stream_push(t->stream, f, uv_now(t->srv->loop));
+    }
     list_clear(&t->made);
     if (rc != SL_OK) {
         SL_WARN("transcode %s -> %s: stopped: %s", t->key, codec_name(t->to), sl_strerror(rc));
@@ -263,6 +272,8 @@ static void on_too_slow(sl_subscriber_t *sub)
 
 static const sl_subscriber_ops_t ops = {.on_ready = on_ready, .on_too_slow = on_too_slow};
 
+static void reap(sl_deferred_t *d);
+
 sl_transcode_t *sl_transcode_want(sl_server_t *srv, sl_stream_t *s, sl_codec_t codec)
 {
     if (!srv->cfg->transcode.enabled || (codec != SL_CODEC_AAC && codec != SL_CODEC_OPUS)) return NULL;
@@ -279,6 +290,8 @@ sl_transcode_t *sl_transcode_want(sl_server_t *srv, sl_stream_t *s, sl_codec_t c
     t->users = 1;
     sl_list_init(&t->work.link);
     t->work.run = run;
+    sl_list_init(&t->reap.link);
+    t->reap.run = reap;
     /* From the prelude on: the publisher's config first, then its audio. */
     if (sl_hub_subscribe(srv->hub, t->key, &t->sub, &ops, uv_now(srv->loop)) != SL_OK) {
         free(t);
@@ -300,12 +313,21 @@ sl_transcode_t *sl_transcode_want(sl_server_t *srv, sl_stream_t *s, sl_codec_t c
     return t;
 }
 
-void sl_transcode_release(sl_transcode_t *t)
+/* Outputs may release from inside a hub callback (a player too slow), while the hub
+ * walks the stream's subscribers, ours maybe next: the detach waits for the loop. */
+static void reap(sl_deferred_t *d)
 {
-    if (t == NULL || --t->users > 0) return;
+    sl_transcode_t *t = sl_container_of(d, sl_transcode_t, reap);
+    if (t->users > 0) return; /* wanted again meanwhile */
     sl_server_cancel(&t->work);
     leave_stream(t);
     list_clear(&t->pending);
     /* A job in flight owns the transcoder: it frees everything when back. */
     if (!t->busy) free_transcode(t);
+}
+
+void sl_transcode_release(sl_transcode_t *t)
+{
+    if (t == NULL || --t->users > 0) return;
+    sl_server_defer(t->srv, &t->reap);
 }

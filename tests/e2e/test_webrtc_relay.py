@@ -40,6 +40,9 @@ def line_index(srv, needle):
 class WhepOnEdge(webrtc.WebRtcTestCase):
     NEEDS_WERIFT = False
     start_server = False
+    # The pull is the subject: the edge's AAC stays AAC (video only over WHEP), so the
+    # machine's CPU goes to the pull; transcoding is test_transcode.py's.
+    config = {"transcode": {"enabled": False}}
 
     def test_whep_waits_for_the_pull(self):
         origin = self.new_server({})

@@ -5,7 +5,8 @@ ffmpeg publishes three streams at once: RTMP H.264 constrained baseline + AAC
 Opus (live/rtsp). Chromium plays each over WHEP (one browser per stream, all at once)
 and werift, a second and scripted peer, plays live/base. Then the refusals of
 docs/webrtc.md, on real Chromium offers. A second server checks the auth token (Bearer) and
-webrtc.ice_servers. Runs in its own network namespace (webrtc.main()).
+webrtc.ice_servers. Runs in its own network namespace (webrtc.main()). Transcoding is
+off here: AAC reaching WHEP as Opus is tests/e2e/test_transcode.py's.
 """
 
 import os
@@ -94,6 +95,9 @@ def media_ports(answer):
 
 class WhepPlay(webrtc.WebRtcTestCase):
     NEEDS_WERIFT = True
+    # What a server without transcoding does with AAC sources (video only, one log
+    # line per stream); AAC transcoded to Opus for WHEP is test_transcode.py's.
+    config = {"transcode": {"enabled": False}}
 
     def test_whep_of_rtmp_and_rtsp_and_signalling(self):
         srv = self.server
