@@ -129,11 +129,11 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     sl_relay_link_t *l = req->data;
     l->resolving = false;
-    bool l_closed = l->closed; /* unref below may free a closed link */
-    if (l_closed || status < 0 || res == NULL) {
+    bool was_closed = l->closed; /* unref below may free a closed link */
+    if (was_closed || status < 0 || res == NULL) {
         uv_freeaddrinfo(res);
         unref(l); /* the resolve's reference; the owner's holds the link if open */
-        if (!l_closed) go_down(l, status < 0 ? uv_strerror(status) : "no address");
+        if (!was_closed) go_down(l, status < 0 ? uv_strerror(status) : "no address");
         return;
     }
     /* The TCP handle takes over the resolve's reference. */
