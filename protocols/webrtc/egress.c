@@ -18,6 +18,15 @@
 
 #define SR_INTERVAL_MS 1000
 
+/* A viewer joins with the GOP cache, up to a GOP of frames at once. Sent in one
+ * burst it overflows receive buffers (a 2 s GOP at 1 Mbit/s is 250 kB, more than
+ * Linux's default 208 KiB) and its loss is the keyframe the viewer needs, so it
+ * goes out at PACE_SPEEDUP times the stream's bitrate (at least PACE_MIN_BPS
+ * bytes per second) after a first PACE_DEPTH bytes, which hold the keyframe. */
+#define PACE_SPEEDUP 8
+#define PACE_MIN_BPS 1000000
+#define PACE_DEPTH 65536
+
 static uint64_t unix_us(void)
 {
     struct timeval tv;
@@ -58,7 +67,12 @@ static void flush(wr_peer_t *p)
     if (!p->subscribed || p->too_slow) return;
     sl_rtp_output_catch_up(p->output);
     sl_frame_t *f;
-    while ((f = sl_subscriber_next(&p->sub)) != NULL) {
+    for (;;) {
+        if (p->catching_up && p->pace_budget <= 0) break; /* the tick goes on */
+        if ((f = sl_subscriber_next(&p->sub)) == NULL) {
+            p->catching_up = false;
+            break;
+        }
         if (f->media > SL_MEDIA_AUDIO) continue;
         if (f->pts != f->dts && f->media == SL_MEDIA_VIDEO && sl_stream_note_once(p->sub.stream, SL_STREAM_NOTE_WHEP_BFRAMES))
             SL_WARN("stream %s has B-frames, which browsers do not decode over WebRTC: WHEP players will stall; "
@@ -68,7 +82,10 @@ static void flush(wr_peer_t *p)
         sl_buf_t *packets = t->active ? sl_frame_enc_get(f, SL_ENC_RTP, 0) : NULL;
         /* A codec other than the one negotiated has no place: the stream's other
          * audio track, or a codec the publisher changed to. */
-        if (packets != NULL && f->codec == p->tracks[t->index].codec) send_frame(p, t, packets);
+        if (packets != NULL && f->codec == p->tracks[t->index].codec) {
+            send_frame(p, t, packets);
+            p->pace_budget -= (int64_t)packets->len;
+        }
     }
     if (sl_subscriber_eof(&p->sub)) wr_peer_close(p, "stream ended");
 }
@@ -122,6 +139,9 @@ const char *wr_egress_start(wr_peer_t *p)
         }
     }
     p->flush.run = run_flush;
+    p->catching_up = true;
+    p->pace_budget = PACE_DEPTH;
+    p->pace_ms = uv_now(srv->loop);
     if (sl_hub_subscribe(srv->hub, p->key, &p->sub, &viewer_ops, uv_now(srv->loop)) != SL_OK)
         return "the stream ended";
     p->subscribed = true;
@@ -192,11 +212,27 @@ static void send_reports(wr_peer_t *p, uint64_t now_ms)
     }
 }
 
+static void pace(wr_peer_t *p, uint64_t now_ms)
+{
+    sl_stream_stats_t st = {0};
+    if (p->sub.stream != NULL) sl_stream_get_stats(p->sub.stream, now_ms, &st);
+    uint64_t rate = st.bitrate / 8 * PACE_SPEEDUP;
+    if (rate < PACE_MIN_BPS) rate = PACE_MIN_BPS;
+    p->pace_budget += (int64_t)(rate * (now_ms - p->pace_ms) / 1000);
+    if (p->pace_budget > PACE_DEPTH) p->pace_budget = PACE_DEPTH;
+    p->pace_ms = now_ms;
+    flush(p);
+}
+
 void wr_egress_tick(wr_peer_t *p, uint64_t now_ms)
 {
     if (p->too_slow) {
         wr_peer_close(p, "too slow: queue limit exceeded");
         return;
+    }
+    if (p->catching_up && p->subscribed) {
+        pace(p, now_ms);
+        if (p->closing) return;
     }
     send_reports(p, now_ms);
 }

@@ -131,6 +131,11 @@ struct wr_peer {
     sl_deferred_t flush;
     wr_out_track_t out[2]; /* by media */
     uint64_t last_sr_ms;
+    /* The GOP cache a viewer joins with is paced (egress.c) until its queue first
+     * runs dry: bytes it may still send now, refilled by the tick. */
+    bool catching_up;
+    int64_t pace_budget;
+    uint64_t pace_ms;
     /* The Opus track made of the stream's AAC, wanted since the offer was answered
      * with Opus; NULL when the stream's audio is Opus or not sent. */
     sl_transcode_t *transcode;
