@@ -36,7 +36,9 @@
  * clock for every process of the machine) and the frame number (big-endian 32
  * bits, from 0, video frames only). A player that sees number n after n-k-1 counts
  * k dropped frames; latency is its uv_hrtime() at the frame's arrival minus the
- * send time.
+ * send time. Frames sent before the player started (the GOP cache a player joins
+ * with) give no latency sample: their age says how long the cache is, not how
+ * late the server is.
  */
 #ifndef SLUICE_BENCH_H
 #define SLUICE_BENCH_H
@@ -62,6 +64,26 @@ size_t bench_stamp_write(uint8_t *out, size_t cap, uint64_t send_us, uint32_t nu
 /* Finds the stamp in a video access unit, AVCC (4-byte lengths) when avcc, else
  * Annex B (start codes); false when there is none. */
 bool bench_stamp_find(const uint8_t *au, size_t len, bool avcc, uint64_t *send_us, uint32_t *number);
+
+/* --- the publisher (publish.c) ---------------------------------------------- */
+
+typedef struct bench_publish_result {
+    uint64_t frames, video_frames, bytes, send_queue_max_bytes;
+    double seconds;
+    const char *error; /* static text; NULL when the run went to its end */
+} bench_publish_result_t;
+
+/* Publishes `file` to `url` (rtmp://127.x.x.x) for `seconds` on `loop`, one line per
+ * second to stderr, and returns once every handle it opened is closed, with what
+ * happened in *out. The strings are only read. */
+void bench_publish_run(uv_loop_t *loop, const char *url, const char *file, unsigned seconds,
+                       bench_publish_result_t *out);
+
+/* --- what main.c offers the modules ------------------------------------------ */
+
+/* Hands data[0..len) (only read) to the socket: what uv_try_write does not take at
+ * once is copied and queued with uv_write. 0 or a libuv error (the caller fails). */
+int bench_write(uv_stream_t *s, const uint8_t *data, size_t len);
 
 /* --- players (main.c owns them; one protocol module drives each) ------------- */
 
