@@ -22,7 +22,9 @@
 #include "protocols/hls/ts_demux.h"
 #include "sluice/http_client.h"
 
-#define READ_BUFFER (64 * 1024)
+/* Each player reads into its own buffer, allocated with it; the response parser
+ * gathers the body, so the read size only sets how many reads a segment takes. */
+#define READ_BUFFER (16 * 1024)
 /* Bounds on what the server sends: a playlist, a segment. */
 #define MAX_PLAYLIST_BODY (1u << 20)
 #define MAX_SEGMENT_BODY (64u << 20)
@@ -309,7 +311,6 @@ static void on_playlist(hls_player_t *r, const sl_http_response_t *resp)
 
 static int find_idr(void *opaque, const uint8_t *nal, size_t len)
 {
-    (void)opaque;
     return len > 0 && sl_h264_nal_type(nal[0]) == SL_H264_NAL_IDR;
 }
 
@@ -356,7 +357,6 @@ static void on_segment(hls_player_t *r, const sl_http_response_t *resp)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)suggested;
     hls_player_t *r = h->data;
     *buf = uv_buf_init((char *)r->read_buf, sizeof(r->read_buf));
 }

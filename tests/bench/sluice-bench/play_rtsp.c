@@ -24,9 +24,11 @@
 #include "protocols/rtp/rtp.h"
 
 #define MAX_TRACKS SL_RTSP_CLIENT_MAX_TRACKS
-/* One read at a time: interleaved frames are at most 64 kB + 4, a read takes what
- * fits and the client keeps the rest of a partial frame. */
-#define READ_BUFFER (64 * 1024)
+/* Each player reads into its own buffer, allocated with it: 16 kB holds most
+ * frames of a 1-2 Mbps stream in one read, and the client keeps the rest of a
+ * partial interleaved frame, so a bigger buffer would only cost memory (a
+ * player is about 37 kB with it, the RTSP client's URLs taking most of the rest). */
+#define READ_BUFFER (16 * 1024)
 /* A stamp NAL with its 4-byte length: bench_stamp_write writes at most 64 bytes. */
 #define STAMP_MAX 64
 #define STAP_A 24
@@ -238,7 +240,6 @@ static const char *feed_error(int rc)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)suggested;
     rtsp_player_t *r = h->data;
     *buf = uv_buf_init((char *)r->read_buf, sizeof(r->read_buf));
 }
