@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bench.h"
 #include "protocols/codec/aac.h"
@@ -338,7 +339,8 @@ static int on_pes(void *arg, const sl_ts_pes_t *pes)
     return SL_OK;
 }
 
-/* A stalled player stops asking: the connection stays open, idle. */
+/* A stalled player stops asking and reading: the connection stays open, and the
+ * server's closing it after its idle timeout goes unnoticed, not as a failure. */
 static void on_segment(hls_player_t *r, const sl_http_response_t *resp)
 {
     r->next_seq++; /* a segment gone (404) is skipped: its frames count as dropped */
@@ -350,7 +352,10 @@ static void on_segment(hls_player_t *r, const sl_http_response_t *resp)
     int rc = sl_ts_demuxer_feed(&r->demux, resp->body, resp->body_len, on_pes, r);
     if (rc == SL_OK) rc = sl_ts_demuxer_finish(&r->demux, on_pes, r);
     if (rc != SL_OK) fail(r, "hls: out of memory");
-    else if (r->stalled) uv_timer_stop(&r->reload);
+    else if (r->stalled) {
+        uv_timer_stop(&r->reload);
+        uv_read_stop((uv_stream_t *)&r->tcp);
+    }
 }
 
 /* ---- the connection ------------------------------------------------------------- */

@@ -100,7 +100,9 @@ static void on_written(uv_write_t *req, int status)
 {
     rtsp_player_t *r = req->handle->data;
     free(req);
-    if (status < 0 && status != UV_ECANCELED) fail(r, "rtsp: write failed");
+    /* A stalled player keeps sending its keep-alives without reading: the server
+     * may well have dropped it as too slow, which is no failure of the player. */
+    if (status < 0 && status != UV_ECANCELED && !r->stalled) fail(r, "rtsp: write failed");
 }
 
 /* Sends what the client appended to r->out. Requests are a few hundred bytes and
