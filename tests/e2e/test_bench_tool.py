@@ -88,7 +88,8 @@ class BenchTool(harness.E2ETestCase):
         self.assertLessEqual(r["video_frames"], 1.1 * expected + backlog, label)
         self.assertGreater(r["audio_frames"], r["video_frames"], label)  # 43 AAC frames a second
         self.assertIsNotNone(ff["p99"], label)
-        self.assertLess(ff["p99"], 1000.0, "%s: first frame too late" % label)
+        # An HLS player may have to wait for a segment to be listed.
+        self.assertLess(ff["p99"], 1000.0 if live else 3000.0, "%s: first frame too late" % label)
         self.assertIsNotNone(lat["p50"], "%s: no stamp read back" % label)
         self.assertGreater(lat["p50"], 0.0, label)
         if live:

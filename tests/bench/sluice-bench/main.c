@@ -56,7 +56,7 @@ static struct run {
     bench_player_t *players;
     int started, connected, failed, stalled, closed;
     uint64_t t0_us, end_us;
-    bool stopping, stop_timed_out;
+    bool stopping, finished, stop_timed_out;
     uv_timer_t ramp_timer, second_timer, end_timer;
     histogram_t *latency, *latency_second;
     totals_t total, at_last_second;
@@ -218,7 +218,8 @@ static void on_timer_closed(uv_handle_t *h) {}
 
 static void finish_if_all_closed(void)
 {
-    if (!g.stopping || g.closed < g.started) return;
+    if (!g.stopping || g.finished || g.closed < g.started) return;
+    g.finished = true;
     uv_close((uv_handle_t *)&g.ramp_timer, on_timer_closed);
     uv_close((uv_handle_t *)&g.second_timer, on_timer_closed);
     uv_close((uv_handle_t *)&g.end_timer, on_timer_closed);
