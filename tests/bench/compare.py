@@ -11,8 +11,10 @@ has no HTTP-FLV: that row's peer is nginx's RTMP row). A phase: the server start
 `sluice-bench play` starts N players (R a second); once they are all started and have
 settled, the server's CPU time (utime + stime of /proc/PID/stat), the players' process's
 CPU time and bytes read (/proc/PID/io rchar) are taken over a steady window, and the
-server's RSS (VmRSS) every second. A stall phase per source has 10 % of the players
-stop reading after their first keyframe (--stall 10) while staying connected.
+server's RSS (VmRSS) every second. The stall phases (2 Mbit/s, 200 players, 30 s) have
+10 % of the players stop reading after their first keyframe (--stall 10) while staying
+connected: once the kernel's buffers for them are full (about 16 s), the server must
+queue, skip or drop for them without the others noticing.
 
 Prints a Markdown table (per row: viewers, delivered Mbit/s, server CPU, CPU-seconds per
 delivered GB, RSS per viewer, first frame p50/p99, latency p50/p99, drops, the load
@@ -20,8 +22,8 @@ generator's CPU, and the sluice/nginx ratio under each sluice row), then the iss
 targets, met or not, per sluice row. The raw JSON of every phase goes to --out DIR.
 
 usage: tests/bench/compare.py [--quick] [--out DIR] [--seconds 15]
-          [--counts 200k=1000,2000/2M=200,500] [--stall-counts 200k=1000/2M=200]
-          [--ramp 500] [--only sluice|nginx]
+          [--counts 200k=500,1000/2M=200,500] [--stall-counts 2M=200]
+          [--stall-seconds 30] [--ramp 500] [--only sluice|nginx]
 SLUICE_BIN (default build/release/sluice), SLUICE_BENCH (default: sluice-bench next
 to SLUICE_BIN), NGINX (default nginx; needs libnginx-mod-rtmp). Loopback only; every
 process is bounded in time and count.
@@ -29,6 +31,7 @@ process is bounded in time and count.
 
 import argparse
 import json
+import math
 import os
 import signal
 import socket
@@ -238,11 +241,12 @@ def make_source(workdir, label, seconds):
 def phase(server, proto, label, source, players, stall, a, outdir):
     tag = "%s-%s-%s-%d%s" % (label, server.name, proto, players, "-stall" if stall else "")
     ramp_s = players / a.ramp if a.ramp > 0 else 0.0
-    play_s = int(ramp_s + a.settle + a.seconds + 2.5)
-    pub_s = int(a.warmup + play_s + 3)
+    window = a.stall_seconds if stall else a.seconds
+    play_s = math.ceil(ramp_s + a.settle + window + 1)
+    pub_s = math.ceil(a.warmup + play_s + 1)  # outlives the players by a second
     row = {"tag": tag, "source": label, "server": server.name, "proto": proto,
            "players": players, "stall_pct": a.stall if stall else 0, "ramp": a.ramp,
-           "window_s": a.seconds, "load_before": loadavg()}
+           "window_s": window, "load_before": loadavg()}
     pub = play = None
     pid = server.start()
     try:
@@ -251,8 +255,13 @@ def phase(server, proto, label, source, players, stall, a, outdir):
              "--seconds", str(pub_s), "--json", str(outdir / (tag + ".publish.json"))],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(outdir / (tag + ".publish.log"), "wb"), start_new_session=True)
-        time.sleep(a.warmup)  # the publisher is in, a GOP has gone by
-        row["rss_before_kb"] = rss_kb(pid)
+        # The publisher alone: the GOP cache fills and empties once a GOP, so the
+        # baseline is the most seen over the warm-up (at least a GOP), as the end is.
+        rss_warm, t_warm = [], time.monotonic() + a.warmup
+        while time.monotonic() < t_warm:
+            time.sleep(0.25)
+            rss_warm.append(rss_kb(pid))
+        row["rss_before_kb"] = max(rss_warm)
         cmd = [BENCH, "play", server.play_url(proto), "--players", str(players),
                "--ramp", str(a.ramp), "--seconds", str(play_s),
                "--json", str(outdir / (tag + ".play.json"))]
@@ -266,10 +275,11 @@ def phase(server, proto, label, source, players, stall, a, outdir):
         rss_start = rss_kb(pid)
         s0, b0, p0, r0 = cpu_seconds(pid), cpu_seconds(play.pid), cpu_seconds(pub.pid), rchar(play.pid)
         m0, t0 = machine_ticks(), time.monotonic()
-        rss_max = rss_start
-        for _ in range(int(a.seconds)):
-            time.sleep(max(0.0, t0 + _ + 1 - time.monotonic()))
-            rss_max = max(rss_max, rss_kb(pid))
+        rss_series = [rss_start]  # kB, one a second
+        for i in range(int(window)):
+            time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
+            rss_series.append(rss_kb(pid))
+        rss_max = max(rss_series)
         elapsed = time.monotonic() - t0
         s1, b1, p1, r1 = cpu_seconds(pid), cpu_seconds(play.pid), cpu_seconds(pub.pid), rchar(play.pid)
         m1 = machine_ticks()
@@ -282,6 +292,7 @@ def phase(server, proto, label, source, players, stall, a, outdir):
             "window_bytes": r1 - r0,
             "machine_busy_pct": 100.0 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]),
             "rss_start_kb": rss_start, "rss_end_kb": rss_end, "rss_max_kb": max(rss_max, rss_end),
+            "rss_series_kb": rss_series,
             "load_after": loadavg(),
         })
         try:
@@ -321,8 +332,8 @@ def derive(row):
     row["cpu_s_per_gb"] = row["server_cpu_s"] / (wbytes / 1e9) if wbytes > 0 else None
     viewers = play.get("connected") or row["players"]
     row["viewers"] = viewers
-    row["rss_per_viewer_kb"] = ((row["rss_end_kb"] - row["rss_before_kb"]) / viewers
-                                if viewers and "rss_end_kb" in row else None)
+    row["rss_per_viewer_kb"] = ((row["rss_max_kb"] - row["rss_before_kb"]) / viewers
+                                if viewers and "rss_max_kb" in row else None)
     row["rss_growth_kb"] = (row["rss_max_kb"] - row["rss_start_kb"]) if "rss_max_kb" in row else None
     ff, lat = play.get("first_frame_ms") or {}, play.get("latency_ms") or {}
     row["first_p50"], row["first_p99"] = ff.get("p50"), ff.get("p99")
@@ -347,7 +358,7 @@ LABELS = {("sluice", "rtmp"): "sluice RTMP", ("sluice", "flv"): "sluice HTTP-FLV
           ("nginx", "rtmp"): "nginx-rtmp RTMP"}
 COLUMNS = ["viewers", "delivered Mbit/s", "server CPU % of a core", "CPU-s per GB",
            "RSS per viewer kB", "first frame p50 / p99 ms", "latency p50 / p99 ms",
-           "drops", "bench CPU %"]
+           "drops", "bench CPU %", "machine busy %"]
 
 
 def cells(r):
@@ -358,6 +369,7 @@ def cells(r):
         "%s / %s" % (fmt(r["first_p50"]), fmt(r["first_p99"])),
         "%s / %s" % (fmt(r["lat_p50"], "%.2f"), fmt(r["lat_p99"], "%.2f")),
         fmt(r["dropped"], "%d"), fmt(r["bench_cpu_pct"], "%.0f"),
+        fmt(r["machine_busy_pct"], "%.0f"),
     ]
 
 
@@ -368,7 +380,7 @@ def ratio_cells(s, n):
         ratio(s["rss_per_viewer_kb"], n["rss_per_viewer_kb"]),
         "%s / %s" % (ratio(s["first_p50"], n["first_p50"]), ratio(s["first_p99"], n["first_p99"])),
         "%s / %s" % (ratio(s["lat_p50"], n["lat_p50"]), ratio(s["lat_p99"], n["lat_p99"])),
-        "", "",
+        "", "", "",
     ]
 
 
@@ -411,19 +423,33 @@ def targets(rows):
         ff = r["first_p99"]
         lat = r["lat_p99"]
         rss = r["rss_per_viewer_kb"]
+        rss_note = ""
+        # What one more viewer costs: the slope between two counts of the same load
+        # (fixed costs, the GOP cache's and the allocator's, cancel out).
+        lower = [p for p in rows if p["server"] == r["server"] and p["proto"] == r["proto"]
+                 and p["source"] == r["source"] and p["stall_pct"] == r["stall_pct"]
+                 and p["viewers"] < r["viewers"] and p.get("rss_per_viewer_kb") is not None]
+        if lower and rss is not None:
+            p = max(lower, key=lambda q: q["viewers"])
+            grow = lambda q: q["rss_per_viewer_kb"] * q["viewers"]
+            rss = (grow(r) - grow(p)) / (r["viewers"] - p["viewers"])
+            rss_note = ", marginal from %d" % p["viewers"]
         stall = "–"
         if r["stall_pct"]:
             pub = r.get("publish", {})
-            stall = "%s (%s dropped, RSS +%s kB in the window, publisher queue max %s B)" % (
-                verdict(r["dropped"] == 0 and not pub.get("error")), fmt(r["dropped"], "%d"),
-                fmt(r["rss_growth_kb"], "%d"), pub.get("send_queue_max_bytes", "–"))
+            errors = r.get("play", {}).get("errors") or {}
+            stall = ("%s (%s dropped, RSS +%s kB in the window, publisher queue max %s B, "
+                     "players ended by the server: %s)" % (
+                         verdict(r["dropped"] == 0 and not pub.get("error")),
+                         fmt(r["dropped"], "%d"), fmt(r["rss_growth_kb"], "%d"),
+                         pub.get("send_queue_max_bytes", "–"), sum(errors.values())))
         out.append("| %s%s | %d | %s | %s | %s | %s | %s | %s |" % (
             r["source"], " stall" if r["stall_pct"] else "", r["viewers"],
             LABELS[(r["server"], r["proto"])],
             cpu or "–",
             "–" if ff is None else "%s (%.1f)" % (verdict(ff < TARGET_FIRST_P99_MS), ff),
             "–" if lat is None else "%s (%.2f)" % (verdict(lat < TARGET_LATENCY_P99_MS), lat),
-            "–" if rss is None else "%s (%.1f)" % (verdict(rss < TARGET_RSS_KB), rss),
+            "–" if rss is None else "%s (%.1f%s)" % (verdict(rss < TARGET_RSS_KB), rss, rss_note),
             stall))
     return "\n".join(out)
 
@@ -444,20 +470,25 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small counts, about a minute")
     ap.add_argument("--out", help="directory for the raw JSON of every phase")
     ap.add_argument("--seconds", type=float, help="steady window per phase (15; --quick 4)")
-    ap.add_argument("--settle", type=float, help="after the ramp, before the window (3; 1)")
+    ap.add_argument("--settle", type=float, help="after the ramp, before the window, at least a GOP (2 s): "
+                         "nginx-rtmp sends a new player no video before a keyframe (3; 2.5)")
     ap.add_argument("--warmup", type=float, help="publisher alone before players (2.5; 2.2)")
     ap.add_argument("--ramp", type=float, default=500, help="players started per second")
-    ap.add_argument("--counts", help="players per phase: 200k=1000,2000/2M=200,500 "
+    ap.add_argument("--counts", help="players per phase: 200k=500,1000/2M=200,500 "
                                      "(--quick 200k=100/2M=50)")
-    ap.add_argument("--stall-counts", help="players of the stall phases: 200k=1000/2M=200 "
-                                           "(--quick 200k=100)")
+    ap.add_argument("--stall-counts", help="players of the stall phases: 2M=200 "
+                                           "(--quick 2M=50)")
     ap.add_argument("--stall", type=int, default=10, help="percent of stalled players")
+    ap.add_argument("--stall-seconds", type=float,
+                    help="window of the stall phases (30; --quick 6): the kernel holds about "
+                         "4 MB for a player that stopped reading, 16 s of 2 Mbit/s, before "
+                         "the server has to queue or drop")
     ap.add_argument("--only", choices=["sluice", "nginx"])
     ap.add_argument("--source-seconds", type=int, help="length of the looped file (20; 6)")
     a = ap.parse_args()
-    defaults = {"seconds": (15, 4), "settle": (3, 1), "warmup": (2.5, 2.2),
-                "counts": ("200k=1000,2000/2M=200,500", "200k=100/2M=50"),
-                "stall_counts": ("200k=1000/2M=200", "200k=100"), "source_seconds": (20, 6)}
+    defaults = {"seconds": (15, 4), "settle": (3, 2.5), "warmup": (2.5, 2.2),
+                "counts": ("200k=500,1000/2M=200,500", "200k=100/2M=50"),
+                "stall_counts": ("2M=200", "2M=50"), "stall_seconds": (30, 6), "source_seconds": (20, 6)}
     for key, (full, quick) in defaults.items():
         if getattr(a, key) is None:
             setattr(a, key, quick if a.quick else full)
