@@ -55,6 +55,11 @@ struct sl_stream {
     int64_t gop_duration; /* hub clock, between those keyframes */
     int64_t last_key_dts;
     uint64_t last_key_seq;
+    /* Audio riding with video (sl_subscriber_set_batched): when the last video frame
+     * came, and whether audio batched subscribers were not woken for waits, since
+     * when. */
+    uint64_t last_video_ms, audio_waiting_ms;
+    bool audio_waiting;
 };
 
 struct sl_hub {
@@ -297,6 +302,22 @@ static void trim_log(sl_stream_t *s, uint64_t keep_from)
     }
 }
 
+/* Whether audio frame f may wait for the next video frame before batched
+ * subscribers are woken: the stream has video coming (a frame in the last second)
+ * and no audio has waited SL_AUDIO_HOLD_MS yet. */
+static bool audio_waits(sl_stream_t *s, const sl_frame_t *f, uint64_t now_ms)
+{
+    if (f->media == SL_MEDIA_VIDEO) s->last_video_ms = now_ms;
+    if (f->media != SL_MEDIA_AUDIO || !s->has_video || now_ms - s->last_video_ms > 1000 ||
+        (s->audio_waiting && now_ms - s->audio_waiting_ms >= SL_AUDIO_HOLD_MS)) {
+        s->audio_waiting = false;
+        return false;
+    }
+    if (!s->audio_waiting) s->audio_waiting_ms = now_ms;
+    s->audio_waiting = true;
+    return true;
+}
+
 static void notify(sl_subscriber_t *sub)
 {
     if (sub->notified) return;
@@ -335,7 +356,11 @@ int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
     }
 
     trim_log(s, SL_MIN(keep_from, gop_cache_start(s)));
-    sl_list_foreach_safe(pos, tmp, &s->subscribers) notify(sl_container_of(pos, sl_subscriber_t, link));
+    bool audio_wait = audio_waits(s, f, now_ms);
+    sl_list_foreach_safe(pos, tmp, &s->subscribers) {
+        sl_subscriber_t *sub = sl_container_of(pos, sl_subscriber_t, link);
+        if (!(audio_wait && sub->batched)) notify(sub);
+    }
     return SL_OK;
 }
 
@@ -447,6 +472,8 @@ void sl_subscriber_set_passive(sl_subscriber_t *sub)
     sub->passive = true;
     sub->stream->passive_count++;
 }
+
+void sl_subscriber_set_batched(sl_subscriber_t *sub) { sub->batched = true; }
 
 size_t sl_stream_viewers(const sl_stream_t *s) { return s->subscriber_count - s->passive_count; }
 

@@ -100,9 +100,14 @@ int sl_http_respond_error(sl_http_conn_t *c, int status, const char *detail);
  * called (status < 0) before on_close. */
 int sl_http_stream_begin(sl_http_conn_t *c, int status, const char *content_type,
                          void (*on_close)(void *arg), void *arg) SL_MUST_CHECK;
-/* Sends bufs as one HTTP chunk. The buffers must stay valid until on_written(arg,
- * status) runs (status 0 or a libuv error). At most one write may be in flight per
- * connection; returns SL_ERR_BUSY otherwise. */
+/* Sends bufs as one HTTP chunk. When the socket takes it all at once, returns
+ * SL_HTTP_WRITTEN and on_written is not called. Otherwise returns SL_HTTP_QUEUED:
+ * the buffers must stay valid until on_written(arg, status) runs (status 0 or a
+ * libuv error); chunks without bytes are always queued, so on_written then runs on
+ * a later loop turn. At most one write may be in flight per connection; returns
+ * SL_ERR_BUSY otherwise, or another error (the connection is then closed). */
+#define SL_HTTP_WRITTEN 0
+#define SL_HTTP_QUEUED 1
 int sl_http_stream_write(sl_http_conn_t *c, const uv_buf_t *bufs, unsigned nbufs,
                          void (*on_written)(void *arg, int status), void *arg) SL_MUST_CHECK;
 /* Ends the stream with the last chunk; the connection is then closed (a live stream

@@ -49,6 +49,7 @@ struct sl_subscriber {
     uint64_t last_skip_ms;    /* when it last skipped to a keyframe */
     uint64_t frames_taken, frames_skipped;
     bool passive; /* see sl_subscriber_set_passive */
+    bool batched; /* see sl_subscriber_set_batched */
 };
 
 /* Told when any stream starts or stops being published: how outputs that run
@@ -117,6 +118,15 @@ bool sl_subscriber_eof(const sl_subscriber_t *sub);
 /* Marks a subscriber that runs whether or not anyone watches (the HLS muxer): it
  * does not count in sl_stream_viewers, so a pulled stream can go idle under it. */
 void sl_subscriber_set_passive(sl_subscriber_t *sub);
+/* Marks a subscriber that writes to a TCP socket (RTMP, HTTP-FLV and RTSP players,
+ * relay pushes). While its stream has video, an audio frame does not wake it: the
+ * audio rides with the next video frame, held at most SL_AUDIO_HOLD_MS, so one
+ * write carries both. A socket write costs mostly per call, not per byte, and audio
+ * frames outnumber video ones (47 AAC frames a second at 48 kHz against 25-30
+ * pictures), so this halves a player's writes; video is never held, and players
+ * buffer audio far longer than the hold. */
+#define SL_AUDIO_HOLD_MS 50
+void sl_subscriber_set_batched(sl_subscriber_t *sub);
 /* Subscribers that are not passive: players, the RTP output of RTSP and WebRTC
  * players, relay pushes. */
 size_t sl_stream_viewers(const sl_stream_t *s);

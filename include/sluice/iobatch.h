@@ -33,4 +33,13 @@ int sl_iobatch_take_frames(sl_iobatch_t *b, sl_subscriber_t *sub, sl_frame_encod
 void sl_iobatch_release(sl_iobatch_t *b);
 void sl_iobatch_free(sl_iobatch_t *b);
 
+/* Writes iov[0..n) to a socket. What it takes at once goes with uv_try_write: no
+ * request, no callback on a later loop turn, no change of the poll set, which is
+ * most of what a write costs a viewer beyond the kernel. Only a remainder goes
+ * through uv_write(req, cb); iov is then adjusted in place. Returns SL_IOV_WRITTEN
+ * (cb will not run), SL_IOV_QUEUED (cb will) or a libuv error. */
+#define SL_IOV_WRITTEN 0
+#define SL_IOV_QUEUED 1
+int sl_iov_write(uv_stream_t *s, uv_write_t *req, uv_buf_t *iov, unsigned n, uv_write_cb cb) SL_MUST_CHECK;
+
 #endif

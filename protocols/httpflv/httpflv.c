@@ -75,13 +75,16 @@ static void flush(flv_viewer_t *v)
         }
         return;
     }
-    if (sl_http_stream_write(v->conn, b->iov, (unsigned)b->count, on_written, v) != SL_OK) {
-        sl_iobatch_release(b);
-        sl_http_conn_close(v->conn);
+    v->client.bytes_out += b->bytes;
+    rc = sl_http_stream_write(v->conn, b->iov, (unsigned)b->count, on_written, v);
+    if (rc == SL_HTTP_QUEUED) {
+        v->writing = true;
         return;
     }
-    v->writing = true;
-    v->client.bytes_out += b->bytes;
+    sl_iobatch_release(b);
+    if (rc < 0) sl_http_conn_close(v->conn);
+    /* Written at once: nothing came in meanwhile, but the stream may have ended. */
+    else if (sl_subscriber_eof(&v->sub)) flush(v);
 }
 
 static void run_flush(sl_deferred_t *d) { flush(sl_container_of(d, flv_viewer_t, flush)); }
@@ -190,6 +193,7 @@ static int start_viewer(flv_viewer_t *v, bool may_wait)
     }
     if (rc == SL_ERR_NOT_FOUND) return refuse(v, 404, "stream not found");
     if (rc != SL_OK) return refuse(v, 503, NULL);
+    sl_subscriber_set_batched(&v->sub);
     rc = sl_http_stream_begin(c, 200, "video/x-flv", on_close, v);
     if (rc != SL_OK) {
         sl_subscriber_detach(&v->sub);

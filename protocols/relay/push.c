@@ -107,6 +107,7 @@ static void client_ready(void *arg)
     /* From the GOP cache, so the target's viewers start with a keyframe. */
     if (sl_hub_subscribe(p->relay->srv->hub, p->key, &p->sub, &push_ops, uv_now(p->relay->srv->loop)) != SL_OK)
         return;
+    sl_subscriber_set_batched(&p->sub);
     p->subscribed = true;
     p->transcode = sl_transcode_want(p->relay->srv, p->sub.stream, SL_CODEC_AAC);
 }

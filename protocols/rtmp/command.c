@@ -198,6 +198,7 @@ static int start_play(rtmp_session_t *s, bool may_wait)
     }
     if (rc == SL_ERR_NOT_FOUND) return refuse(s, "NetStream.Play.StreamNotFound", "stream not found");
     if (rc != SL_OK) return refuse(s, "NetStream.Play.Failed", sl_strerror(rc));
+    sl_subscriber_set_batched(&s->sub);
     s->state = RTMP_PLAYING;
     s->conn.role = SL_ROLE_PLAYER;
     s->transcode = sl_transcode_want(s->srv, s->sub.stream, SL_CODEC_AAC);

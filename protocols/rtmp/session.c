@@ -46,21 +46,27 @@ static void close_from_server(sl_conn_t *c, const char *reason)
 
 static void flush(rtmp_session_t *s);
 
-static void on_write(uv_write_t *req, int status)
+/* A write is over: true when the session goes on. */
+static bool written(rtmp_session_t *s, int status)
 {
-    rtmp_session_t *s = req->data;
     s->writing = false;
     sl_iobatch_release(&s->batch);
-    if (s->closing) return;
+    if (s->closing) return false;
     if (status < 0) {
         sl__rtmp_close(s, uv_strerror(status));
-        return;
+        return false;
     }
     if (s->close_after_write && s->out.len == 0) {
         sl__rtmp_close(s, s->state == RTMP_PLAYING ? "stream ended" : "error reply sent");
-        return;
+        return false;
     }
-    flush(s);
+    return true;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    rtmp_session_t *s = req->data;
+    if (written(s, status)) flush(s);
 }
 
 static bool add_replies(rtmp_session_t *s)
@@ -92,13 +98,10 @@ static void flush(rtmp_session_t *s)
     if (b->count == 0) return;
     s->write_req.data = s;
     s->conn.bytes_out += b->bytes;
-    int rc = uv_write(&s->write_req, (uv_stream_t *)&s->tcp, b->iov, (unsigned)b->count, on_write);
-    if (rc != 0) {
-        sl_iobatch_release(b);
-        sl__rtmp_close(s, uv_strerror(rc));
-        return;
-    }
     s->writing = true;
+    int rc = sl_iov_write((uv_stream_t *)&s->tcp, &s->write_req, b->iov, (unsigned)b->count, on_write);
+    /* Written at once: nothing came in meanwhile, so no flush follows. */
+    if (rc != SL_IOV_QUEUED) (void)written(s, rc);
 }
 
 static void run_flush(sl_deferred_t *d) { flush(sl_container_of(d, rtmp_session_t, flush)); }

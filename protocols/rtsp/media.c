@@ -125,6 +125,7 @@ int sl__rtsp_start_play(rtsp_session_t *s)
         sl_rtp_output_release(o);
         return rc;
     }
+    sl_subscriber_set_batched(&s->sub);
     s->output = o;
     s->subscribed = true;
     s->state = RTSP_PLAYING;

@@ -53,17 +53,23 @@ static void close_from_server(sl_conn_t *c, const char *reason)
 
 static void flush(rtsp_session_t *s);
 
+/* A write is over: true when the session goes on. */
+static bool written(rtsp_session_t *s, int status)
+{
+    s->writing = false;
+    sl_iobatch_release(&s->batch);
+    if (s->closing) return false;
+    if (status < 0) {
+        sl__rtsp_close(s, uv_strerror(status));
+        return false;
+    }
+    return true;
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     rtsp_session_t *s = req->data;
-    s->writing = false;
-    sl_iobatch_release(&s->batch);
-    if (s->closing) return;
-    if (status < 0) {
-        sl__rtsp_close(s, uv_strerror(status));
-        return;
-    }
-    flush(s);
+    if (written(s, status)) flush(s);
 }
 
 /* Responses first, then every RTP packet ready for a player: one write. */
@@ -88,13 +94,10 @@ static void flush(rtsp_session_t *s)
     }
     s->write_req.data = s;
     s->conn.bytes_out += s->batch.bytes;
-    int rc = uv_write(&s->write_req, (uv_stream_t *)&s->tcp, s->batch.iov, (unsigned)s->batch.count, on_write);
-    if (rc != 0) {
-        sl_iobatch_release(&s->batch);
-        sl__rtsp_close(s, uv_strerror(rc));
-        return;
-    }
     s->writing = true;
+    int rc = sl_iov_write((uv_stream_t *)&s->tcp, &s->write_req, s->batch.iov, (unsigned)s->batch.count, on_write);
+    /* Written at once: nothing came in meanwhile, but the stream may have ended. */
+    if (rc != SL_IOV_QUEUED && written(s, rc) && s->state == RTSP_PLAYING && sl_subscriber_eof(&s->sub)) flush(s);
 }
 
 static void run_flush(sl_deferred_t *d) { flush(sl_container_of(d, rtsp_session_t, flush)); }

@@ -16,6 +16,7 @@
  * Memory is freed only in close callbacks; every callback first checks `closing`.
  */
 #include "sluice/http.h"
+#include "sluice/iobatch.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -601,18 +602,20 @@ int sl_http_stream_write(sl_http_conn_t *c, const uv_buf_t *bufs, unsigned nbufs
         iov[n++] = uv_buf_init((char *)"\r\n", 2);
     }
     /* libuv copies the iovec array; only the bytes must outlive the write. */
-    int r = uv_write(&c->chunk_req, (uv_stream_t *)&c->tcp, iov, n, on_chunk_written);
+    int r = total == 0 ? uv_write(&c->chunk_req, (uv_stream_t *)&c->tcp, iov, n, on_chunk_written)
+                       : sl_iov_write((uv_stream_t *)&c->tcp, &c->chunk_req, iov, n, on_chunk_written);
     if (iov != stack) free(iov);
-    if (r != 0) {
+    if (r < 0) {
         SL_WARN("http: client %" PRIu64 " %s cannot write: %s", c->id, c->peer, uv_strerror(r));
         sl_http_conn_close(c);
         return SL_ERR_IO;
     }
+    if (total > 0 && r == SL_IOV_WRITTEN) return SL_HTTP_WRITTEN;
     c->chunk_busy = true;
     c->writes++;
     c->on_written = on_written;
     c->written_arg = arg;
-    return SL_OK;
+    return SL_HTTP_QUEUED;
 }
 
 void sl_http_stream_end(sl_http_conn_t *c)

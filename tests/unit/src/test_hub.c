@@ -337,6 +337,75 @@ static void on_unpublish(sl_hub_observer_t *o, sl_stream_t *s)
     sl_subscriber_detach(&w->v.sub);
 }
 
+/* Drains v; returns the number of frames taken. */
+static int drain(viewer_t *v)
+{
+    int n = 0;
+    while (sl_subscriber_next(&v->sub) != NULL) n++;
+    return n;
+}
+
+static void test_audio_rides_with_video_for_batched(void **state)
+{
+    sl_hub_t *hub = *state;
+    sl_stream_t *s;
+    uint64_t now = 1000;
+    assert_int_equal(sl_hub_publish(hub, "live/cam", &s), SL_OK);
+    viewer_t plain = {0}, batched = {0};
+    assert_int_equal(sl_hub_subscribe(hub, "live/cam", &plain.sub, &ops, now), SL_OK);
+    assert_int_equal(sl_hub_subscribe(hub, "live/cam", &batched.sub, &ops, now), SL_OK);
+    sl_subscriber_set_batched(&batched.sub);
+
+    /* Audio before any video wakes everyone: the stream may have no video. */
+    push(s, SL_MEDIA_AUDIO, 0, 1, 10, now);
+    assert_int_equal(plain.ready_calls, 1);
+    assert_int_equal(batched.ready_calls, 1);
+    assert_int_equal(drain(&plain), 1);
+    assert_int_equal(drain(&batched), 1);
+
+    /* With video, audio waits for the next video frame, which takes both. */
+    push(s, SL_MEDIA_VIDEO, SL_FRAME_KEY, 2, 10, now);
+    drain(&plain);
+    assert_int_equal(drain(&batched), 1);
+    push(s, SL_MEDIA_AUDIO, 0, 3, 10, now += 21);
+    push(s, SL_MEDIA_AUDIO, 0, 4, 10, now += 21);
+    assert_int_equal(plain.ready_calls, 3); /* once until drained */
+    assert_int_equal(batched.ready_calls, 2);
+    push(s, SL_MEDIA_VIDEO, 0, 5, 10, now += 1);
+    assert_int_equal(batched.ready_calls, 3);
+    assert_int_equal(next_tag(&batched), 3);
+    assert_int_equal(next_tag(&batched), 4);
+    assert_int_equal(next_tag(&batched), 5);
+    assert_int_equal(next_tag(&batched), -1);
+    drain(&plain);
+
+    /* Audio waits at most SL_AUDIO_HOLD_MS when video is late. */
+    push(s, SL_MEDIA_AUDIO, 0, 6, 10, now += 1);
+    push(s, SL_MEDIA_AUDIO, 0, 7, 10, now += SL_AUDIO_HOLD_MS - 1);
+    assert_int_equal(batched.ready_calls, 3);
+    push(s, SL_MEDIA_AUDIO, 0, 8, 10, now += 1);
+    assert_int_equal(batched.ready_calls, 4);
+    assert_int_equal(drain(&batched), 3);
+
+    /* Video gone for over a second: audio alone wakes everyone again. */
+    push(s, SL_MEDIA_AUDIO, 0, 9, 10, now += 1001);
+    assert_int_equal(batched.ready_calls, 5);
+    assert_int_equal(drain(&batched), 1);
+
+    /* The end wakes a batched subscriber with audio waiting. */
+    push(s, SL_MEDIA_VIDEO, 0, 10, 10, now += 1);
+    drain(&batched);
+    push(s, SL_MEDIA_AUDIO, 0, 11, 10, now += 1);
+    assert_int_equal(batched.ready_calls, 6);
+    sl_stream_unpublish(s);
+    assert_int_equal(batched.ready_calls, 7);
+    assert_int_equal(next_tag(&batched), 11);
+    assert_int_equal(next_tag(&batched), -1);
+    assert_true(sl_subscriber_eof(&batched.sub));
+    sl_subscriber_detach(&plain.sub);
+    sl_subscriber_detach(&batched.sub);
+}
+
 static void test_observer_sees_publish_and_every_frame(void **state)
 {
     sl_hub_t *hub = *state;
@@ -369,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_soft_limit_skips_to_keyframe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hard_limits_end_subscriber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_releases_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audio_rides_with_video_for_batched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observer_sees_publish_and_every_frame, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
