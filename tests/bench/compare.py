@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -335,6 +336,9 @@ def derive(row):
     row["rss_per_viewer_kb"] = ((row["rss_max_kb"] - row["rss_before_kb"]) / viewers
                                 if viewers and "rss_max_kb" in row else None)
     row["rss_growth_kb"] = (row["rss_max_kb"] - row["rss_start_kb"]) if "rss_max_kb" in row else None
+    series = row.get("rss_series_kb") or []
+    # Bounded or not: what the RSS still grew over the window's last 5 s.
+    row["rss_growth_last5_kb"] = series[-1] - series[-6] if len(series) >= 6 else None
     ff, lat = play.get("first_frame_ms") or {}, play.get("latency_ms") or {}
     row["first_p50"], row["first_p99"] = ff.get("p50"), ff.get("p99")
     row["lat_p50"], row["lat_p99"] = lat.get("p50"), lat.get("p99")
@@ -438,10 +442,11 @@ def targets(rows):
         if r["stall_pct"]:
             pub = r.get("publish", {})
             errors = r.get("play", {}).get("errors") or {}
-            stall = ("%s (%s dropped, RSS +%s kB in the window, publisher queue max %s B, "
-                     "players ended by the server: %s)" % (
+            stall = ("%s (%s dropped, RSS +%s kB in the window, +%s kB in its last 5 s, "
+                     "publisher queue max %s B, players ended by the server: %s)" % (
                          verdict(r["dropped"] == 0 and not pub.get("error")),
                          fmt(r["dropped"], "%d"), fmt(r["rss_growth_kb"], "%d"),
+                         fmt(r["rss_growth_last5_kb"], "%d"),
                          pub.get("send_queue_max_bytes", "–"), sum(errors.values())))
         out.append("| %s%s | %d | %s | %s | %s | %s | %s | %s |" % (
             r["source"], " stall" if r["stall_pct"] else "", r["viewers"],
@@ -449,7 +454,9 @@ def targets(rows):
             cpu or "–",
             "–" if ff is None else "%s (%.1f)" % (verdict(ff < TARGET_FIRST_P99_MS), ff),
             "–" if lat is None else "%s (%.2f)" % (verdict(lat < TARGET_LATENCY_P99_MS), lat),
-            "–" if rss is None else "%s (%.1f%s)" % (verdict(rss < TARGET_RSS_KB), rss, rss_note),
+            "–" if rss is None else
+            ("(%.1f: held for stalled players, see the last column)" % rss if r["stall_pct"] else
+             "%s (%.1f%s)" % (verdict(rss < TARGET_RSS_KB), rss, rss_note)),
             stall))
     return "\n".join(out)
 
@@ -537,9 +544,11 @@ def main():
     print(table(rows))
     print()
     print(targets(rows))
-    errs = (servers["nginx"].dir / "error.log")
-    if errs.exists() and errs.stat().st_size:
-        print("\nnginx error.log: %d lines (%s)" % (len(errs.read_text().splitlines()), errs))
+    for name, log in (("sluice", workdir / "sluice.log"), ("nginx", servers["nginx"].dir / "error.log")):
+        if log.exists() and log.stat().st_size:
+            shutil.copy(log, outdir / ("%s.log" % name))
+            print("\n%s's log: %d lines (%s)" % (name, len(log.read_text().splitlines()),
+                                               outdir / ("%s.log" % name)))
     if not a.out:
         print("\n(--out DIR keeps the raw JSON; the temporary directory is removed now)")
     tmp.cleanup()
