@@ -14,7 +14,7 @@
  *   rtmp://127.0.0.1:PORT/app/name              RTMP (play_rtmp.c)
  *   http://127.0.0.1:PORT/app/name.flv          HTTP-FLV (play_flv.c)
  *   rtsp://127.0.0.1:PORT/app/name              RTSP, TCP interleaved (play_rtsp.c)
- *   http://127.0.0.1:PORT/app/name.m3u8         HLS (play_hls.c)
+ *   http://127.0.0.1:PORT/app/name/index.m3u8   HLS (play_hls.c; any playlist URL)
  * --stall PCT makes that share of the players (every k-th) stop reading once they
  * have their first keyframe and stay connected: they must not hurt the others.
  *

@@ -419,7 +419,7 @@ static void usage(void)
     fprintf(stderr, "usage: sluice-bench publish URL --file SRC.flv --seconds S [--json OUT]\n"
                     "       sluice-bench play URL --players N [--ramp R] --seconds S [--stall PCT] [--json OUT]\n"
                     "URL: rtmp://127.x.x.x:PORT/app/name, http://127.x.x.x:PORT/app/name.flv,\n"
-                    "     rtsp://127.x.x.x:PORT/app/name, http://127.x.x.x:PORT/app/name.m3u8\n");
+                    "     rtsp://127.x.x.x:PORT/app/name, http://127.x.x.x:PORT/app/name/index.m3u8\n");
 }
 
 /* Loopback only: the host of URL must be an IPv4 address in 127.0.0.0/8. */
