@@ -43,12 +43,14 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hls_cost import cpu_seconds, free_port, rss_kb  # noqa: E402  (utime + stime of every thread)
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("SLUICE_BIN", str(ROOT / "build/release/sluice"))
 BENCH = os.environ.get("SLUICE_BENCH", str(Path(BIN).parent / "sluice-bench"))
 NGINX = os.environ.get("NGINX", "nginx")
 RTMP_MODULE = os.environ.get("NGINX_RTMP_MODULE", "/usr/lib/nginx/modules/ngx_rtmp_module.so")
-TICK = os.sysconf("SC_CLK_TCK")
 
 SOURCES = {  # label: (size, video bitrate, audio bitrate)
     "200k": ("320x240", "150k", "48k"),
@@ -66,18 +68,6 @@ PROBES = 10
 
 
 # --- /proc ----------------------------------------------------------------------
-
-def cpu_seconds(pid):
-    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime, every thread
-
-
-def rss_kb(pid):
-    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
 
 def rchar(pid):
     """Bytes the process got from read() and the like: a player's bytes delivered."""
@@ -100,14 +90,6 @@ def loadavg():
 
 
 # --- processes --------------------------------------------------------------------
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def wait_port(port, proc, timeout=10):
     end = time.monotonic() + timeout
