@@ -307,7 +307,6 @@ static void trim_log(sl_stream_t *s, uint64_t keep_from)
  * and no audio has waited SL_AUDIO_HOLD_MS yet. */
 static bool audio_waits(sl_stream_t *s, const sl_frame_t *f, uint64_t now_ms)
 {
-    if (f->media == SL_MEDIA_VIDEO) s->last_video_ms = now_ms;
     if (f->media != SL_MEDIA_AUDIO || !s->has_video || now_ms - s->last_video_ms > 1000 ||
         (s->audio_waiting && now_ms - s->audio_waiting_ms >= SL_AUDIO_HOLD_MS)) {
         s->audio_waiting = false;
@@ -330,7 +329,10 @@ int sl_stream_push(sl_stream_t *s, sl_frame_t *f, uint64_t now_ms)
     assert(s->published);
     if (f->media == SL_MEDIA_DATA) return remember_metadata(s, f);
     if (s->tail - s->head > s->mask && grow_ring(s) != SL_OK) return SL_ERR_NOMEM;
-    if (f->media == SL_MEDIA_VIDEO) s->has_video = true;
+    if (f->media == SL_MEDIA_VIDEO) {
+        s->has_video = true;
+        s->last_video_ms = now_ms;
+    }
     if (f->media == SL_MEDIA_AUDIO) s->has_audio = true;
 
     /* Limits are checked before the new frame counts, so "caught up" means the
